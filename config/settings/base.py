@@ -1,0 +1,178 @@
+"""Settings shared by every environment; values come from environment variables.
+
+Without DATABASE_URL / REDIS_URL the project talks to the private PostGIS and
+Redis that ``scripts/services.sh`` runs under ``.run/`` of the checkout.
+"""
+
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+RUN_DIR = BASE_DIR / ".run"
+
+env = environ.Env()
+env.read_env(BASE_DIR / ".env", overwrite=False) if (BASE_DIR / ".env").exists() else None
+
+# ------------------------------------------------------------------ core
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "zh-hans"
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+# ------------------------------------------------------------------ apps
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.gis",
+]
+THIRD_PARTY_APPS = [
+    "rest_framework",
+    "rest_framework_gis",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "leaflet",
+]
+LOCAL_APPS = [
+    "gis_core",
+    "grids",
+    "geocoding",
+    "demo",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------ database
+_default_db = "postgis://postgres@{}/civgrid".format(quote(str(RUN_DIR / "pg" / "sock"), safe=""))
+DATABASES = {"default": env.db_url("DATABASE_URL", default=_default_db)}
+# a unix-socket directory is percent-encoded in the URL's host part
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"] or "")
+DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+# ------------------------------------------------------------------ redis, cache, celery
+REDIS_URL = env("REDIS_URL", default=f"unix://{RUN_DIR / 'redis.sock'}?db=0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "civgrid",
+    }
+}
+
+
+def _celery_url(url: str) -> str:
+    """Celery (kombu) spells a unix-socket Redis URL ``redis+socket://``."""
+    return "redis+socket://" + url[len("unix://") :] if url.startswith("unix://") else url
+
+
+CELERY_BROKER_URL = _celery_url(REDIS_URL)
+CELERY_RESULT_BACKEND = _celery_url(REDIS_URL)
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TRACK_STARTED = True
+CELERY_TIMEZONE = TIME_ZONE
+
+# ------------------------------------------------------------------ static and media
+STATIC_URL = "/static/"
+STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / ".run" / "static"))
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / ".run" / "media"))
+FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
+
+# ------------------------------------------------------------------ REST framework
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "gis_core.api.errors.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+        "rest_framework.parsers.FormParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "gis_core.api.pagination.FeaturePagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "civgrid API",
+    "DESCRIPTION": "网格化管理与文明创建 GIS 服务 — regions, unit grids, point location, import/export.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# ------------------------------------------------------------------ maps (admin widget; no external tiles)
+LEAFLET_CONFIG = {
+    "DEFAULT_CENTER": (28.87, 105.44),
+    "DEFAULT_ZOOM": 11,
+    "TILES": [],
+    "ATTRIBUTION_PREFIX": "civgrid",
+}
+
+# ------------------------------------------------------------------ civgrid
+CIVGRID = {
+    # Requests carrying more points / features than this are refused with 413.
+    "LOCATE_MAX_POINTS": env.int("CIVGRID_LOCATE_MAX_POINTS", default=10_000),
+    # Max vertices of one subdivided part in the point-location table.
+    "LOCATOR_MAX_VERTICES": 64,
+    # Topology check: gaps and overlaps smaller than this (m²) are slivers.
+    "SLIVER_MAX_AREA_M2": env.float("CIVGRID_SLIVER_MAX_AREA_M2", default=10.0),
+    "IMPORT_MAX_BYTES": env.int("CIVGRID_IMPORT_MAX_BYTES", default=200 * 1024 * 1024),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+}
+
+# Debian 12 ships GDAL 3.6, which cannot block file/network access from spatial
+# references (gis.W001); we never pass user-supplied SRS strings to GDAL as paths.
+SILENCED_SYSTEM_CHECKS = ["gis.W001"]

@@ -1,0 +1,10 @@
+"""pytest: the same real PostGIS and Redis, a fast password hasher."""
+
+from .base import *  # noqa: F403
+from .base import CACHES
+
+DEBUG = False
+SECRET_KEY = "civgrid-test-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES["default"]["KEY_PREFIX"] = "civgrid-test"
+CELERY_TASK_ALWAYS_EAGER = False

@@ -1,0 +1,83 @@
+"""Builds the demo city into the database from :mod:`demo.citygen`.
+
+Later issues add their layers (components, cameras, units, events, door
+plates, tracks) here, to the same deterministic plan.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+
+from geocoding.models import Street
+from geocoding.services.streets import StreetInput, streets_upsert
+from gis_core.codes import pad_code
+from gis_core.models import Region, RegionLevel
+from gis_core.services.locator import locator_remove
+from gis_core.services.regions import RegionInput, gazetteer_load, regions_upsert
+from grids.models import UnitGrid
+from grids.services.grids import GridInput, grids_upsert
+
+from .citygen import CityPlan, DivisionInput, build_city
+
+__all__ = ["DEMO_CITY_CODE", "demo_city_build", "demo_city_exists"]
+
+log = logging.getLogger(__name__)
+DEMO_CITY_CODE = pad_code("5105")  # 泸州市
+
+
+def _divisions() -> DivisionInput:
+    if not Region.objects.filter(code=DEMO_CITY_CODE).exists():
+        gazetteer_load()
+    city = Region.objects.get(code=DEMO_CITY_CODE)
+    districts = []
+    for d in Region.objects.filter(parent=city).order_by("code"):
+        streets = tuple(
+            DivisionInput(s.code, s.name) for s in Region.objects.filter(parent=d).order_by("code")
+        )
+        districts.append(DivisionInput(d.code, d.name, streets))
+    return DivisionInput(city.code, city.name, tuple(districts))
+
+
+def demo_city_exists() -> bool:
+    return UnitGrid.objects.filter(code__startswith=DEMO_CITY_CODE[:4]).exists()
+
+
+def _clear() -> None:
+    prefix = DEMO_CITY_CODE[:4]
+    grids = list(UnitGrid.objects.filter(code__startswith=prefix).values_list("code", flat=True))
+    locator_remove(layer="grid", codes=grids)
+    UnitGrid.objects.filter(code__in=grids).delete()
+    communities = Region.objects.filter(code__startswith=prefix, level=RegionLevel.COMMUNITY)
+    locator_remove(layer="region", codes=list(communities.values_list("code", flat=True)))
+    communities.delete()
+    Street.objects.filter(district_code__startswith=prefix).delete()
+
+
+@transaction.atomic
+def demo_city_build(*, seed: int = 1, scale: str = "small", force: bool = False) -> CityPlan | None:
+    """Generate the demo city (泸州) and write it; no-op if it exists unless ``force``."""
+    if demo_city_exists() and not force:
+        return None
+    plan = build_city(city=_divisions(), seed=seed, scale=scale)
+    _clear()
+    regions = [plan.city, *plan.regions]
+    regions_upsert(
+        items=[RegionInput(code=r.code, name=r.name, geom=r.geom) for r in regions], source="demo_city"
+    )
+    grids_upsert(
+        items=[
+            GridInput(
+                code=g.code, name=g.name, geom=g.geom, kind=g.kind, households=g.households,
+                population=g.population, community_code=g.community_code,
+            )
+            for g in plan.grids
+        ]
+    )
+    streets_upsert(
+        items=[StreetInput(name=r.name, kind=r.kind, geom=r.geom) for r in plan.roads],
+        city_code=DEMO_CITY_CODE,
+    )
+    log.info("demo city: %d regions, %d grids, %d roads", len(regions), len(plan.grids), len(plan.roads))
+    return plan

@@ -1,0 +1,149 @@
+"""Import a file into a layer (all-or-nothing, dry run by default) and export a layer.
+
+Entry points — the ``gis_import`` / ``gis_export`` commands, the upload and
+export API endpoints, Celery tasks — all call these two functions.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+from django.db import DatabaseError, transaction
+
+from ..errors import InvalidInput
+from .readers import read_features
+from .registry import ImportLayer, RowError, get_layer
+
+__all__ = ["EXPORT_FORMATS", "ExportResult", "ImportReport", "export_layer", "import_file"]
+
+
+@dataclass
+class ImportReport:
+    layer: str
+    file: str
+    format: str
+    source_crs: str
+    rows: int
+    valid: int
+    committed: bool
+    dry_run: bool
+    created: int = 0
+    updated: int = 0
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _map_columns(layer: ImportLayer, row: dict[str, Any], explicit: dict[str, str]) -> dict[str, Any]:
+    lower = {str(k).lower().strip(): k for k in row}
+    out: dict[str, Any] = {"geometry": row.get("geometry")}
+    for canonical, accepted in layer.columns.items():
+        source = explicit.get(canonical)
+        if source is None:
+            source = next((lower[a.lower()] for a in (canonical, *accepted) if a.lower() in lower), None)
+        value = row.get(source) if source is not None else None
+        out[canonical] = value.strip() if isinstance(value, str) else value
+    return out
+
+
+def import_file(
+    *,
+    layer: str,
+    path: Path | str,
+    commit: bool = False,
+    crs: str | None = None,
+    encoding: str | None = None,
+    columns: dict[str, str] | None = None,
+    repair: bool = False,
+    filename: str | None = None,
+) -> ImportReport:
+    """Validate every row; write them all in one transaction only if none is bad and ``commit``."""
+    spec = get_layer(layer)
+    path = Path(path)
+    explicit = columns or {}
+    unknown = set(explicit) - set(spec.columns)
+    if unknown:
+        raise InvalidInput(f"列映射中有未知字段：{'、'.join(sorted(unknown))}", code="unknown_column")
+    read = read_features(path, crs=crs, encoding=encoding)
+    report = ImportReport(
+        layer=layer, file=filename or path.name, format=read.format, source_crs=read.source_crs,
+        rows=len(read.rows), valid=0, committed=False, dry_run=not commit,
+    )
+    if not read.rows:
+        report.errors.append({"row": None, "field": None, "message": "文件中没有任何要素"})
+        return report
+    mapped = [_map_columns(spec, r, explicit) for r in read.rows]
+    context = spec.prepare(mapped)
+    context["repair"] = repair
+    cleaned: list[Any] = []
+    clean_rows: list[int] = []
+    for i, row in enumerate(mapped):
+        if i in read.geometry_errors:
+            report.errors.append({"row": i + 1, "field": "geometry", "message": read.geometry_errors[i]})
+            continue
+        try:
+            cleaned.append(spec.clean_row(row, context))
+            clean_rows.append(i)
+        except RowError as exc:
+            report.errors.append({"row": i + 1, "field": exc.field, "message": exc.message})
+    for idx, fld, message in spec.check_rows(cleaned):
+        report.errors.append({"row": clean_rows[idx] + 1, "field": fld, "message": message})
+    report.errors.sort(key=lambda e: (e["row"] or 0))
+    report.valid = report.rows - len({e["row"] for e in report.errors if e["row"]})
+    if report.errors or not commit:
+        return report
+    try:
+        with transaction.atomic():
+            counts = spec.write(cleaned)
+    except (ValueError, DatabaseError) as exc:
+        report.errors.append({"row": None, "field": None, "message": f"写入失败，已全部回滚：{exc}"})
+        return report
+    report.committed = True
+    report.created = counts.get("created", 0)
+    report.updated = counts.get("updated", 0)
+    return report
+
+
+EXPORT_FORMATS = {
+    "geojson": ("GeoJSON", "application/geo+json", "geojson"),
+    "gpkg": ("GPKG", "application/geopackage+sqlite3", "gpkg"),
+    "csv": ("CSV", "text/csv; charset=utf-8", "csv"),
+}
+
+
+@dataclass
+class ExportResult:
+    content: bytes
+    content_type: str
+    filename: str
+
+
+def export_layer(*, layer: str, fmt: str, queryset: Any = None) -> ExportResult:
+    """Write a layer (or the given queryset of it) to GeoJSON, GeoPackage or CSV (WKT column)."""
+    spec = get_layer(layer)
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"不支持的导出格式“{fmt}”，可选：{'、'.join(EXPORT_FORMATS)}", code="unsupported_format")
+    driver, content_type, ext = EXPORT_FORMATS[fmt]
+    qs = spec.export_queryset() if queryset is None else queryset
+    records, geoms = [], []
+    for obj in qs.iterator(chunk_size=2000):
+        props, geom = spec.export_record(obj)
+        records.append(props)
+        geoms.append(geom)
+    gdf = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry=geoms, crs=4326)
+    filename = f"{layer}.{ext}"
+    if fmt == "csv":
+        frame = pd.DataFrame(gdf.drop(columns="geometry"))
+        frame["wkt"] = [g.wkt if g is not None else "" for g in gdf.geometry]
+        # BOM so that Excel on Chinese Windows opens UTF-8 correctly
+        return ExportResult(frame.to_csv(index=False).encode("utf-8-sig"), content_type, filename)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / filename
+        gdf.to_file(out, driver=driver, engine="pyogrio", layer=layer if fmt == "gpkg" else None)
+        return ExportResult(out.read_bytes(), content_type, filename)

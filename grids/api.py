@@ -1,0 +1,105 @@
+"""Unit grid endpoints (GeoJSON) and the topology check."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_gis.serializers import GeoFeatureModelSerializer
+
+from gis_core.api.serializers import RegionSummarySerializer
+from gis_core.api.spatial import CRSGeometryField, SpatialViewMixin
+from gis_core.api.views import SPATIAL_PARAMS, _code
+from gis_core.errors import InvalidInput
+from gis_core.models import Region
+
+from .models import GridKind, UnitGrid
+from .selectors.topology import topology_check
+
+__all__ = ["TopologyView", "UnitGridViewSet"]
+
+
+class UnitGridSerializer(GeoFeatureModelSerializer):
+    kind_name = serializers.CharField(source="get_kind_display", read_only=True)
+    display_geom = CRSGeometryField(read_only=True)
+
+    class Meta:
+        model = UnitGrid
+        geo_field = "display_geom"
+        id_field = "code"
+        fields = [
+            "code", "name", "kind", "kind_name", "community_code", "street_code", "district_code",
+            "area_m2", "households", "population",
+        ]
+
+
+class UnitGridDetailSerializer(UnitGridSerializer):
+    chain = serializers.SerializerMethodField(help_text="所属区划链（省级在前）")
+
+    class Meta(UnitGridSerializer.Meta):
+        fields = [*UnitGridSerializer.Meta.fields, "chain"]
+
+    def get_chain(self, obj: UnitGrid) -> list[dict]:
+        return RegionSummarySerializer(Region.objects.chain_of(obj.community_code), many=True).data
+
+
+@extend_schema(parameters=SPATIAL_PARAMS)
+class UnitGridViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
+    """单元网格，GeoJSON。"""
+
+    lookup_field = "code"
+    lookup_value_regex = r"\d{15}"
+
+    def get_serializer_class(self):
+        return UnitGridDetailSerializer if self.action == "retrieve" else UnitGridSerializer
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("region", str, description="区划代码（任一级），只列该区划内的网格"),
+            OpenApiParameter("kind", str, enum=GridKind.values),
+        ]
+    )
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)
+
+    def get_queryset(self):
+        qs = UnitGrid.objects.all()
+        params = self.request.query_params
+        if self.action == "list":
+            if region := params.get("region"):
+                qs = qs.in_region(_code(region))
+            if kind := params.get("kind"):
+                if kind not in GridKind.values:
+                    raise InvalidInput(f"kind 应为 {' / '.join(GridKind.values)}", details={"kind": kind})
+                qs = qs.filter(kind=kind)
+        return self.apply_spatial(qs)
+
+
+class TopologyView(APIView):
+    """网格拓扑检查：无效几何、重叠、空隙、超出社区、碎片。"""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("region", str, required=True, description="检查该区划内的所有社区")],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        region = request.query_params.get("region")
+        if not region:
+            raise InvalidInput("缺少参数 region（区划代码）")
+        code = _code(region)
+        if not Region.objects.filter(code=code).exists():
+            raise InvalidInput(f"区划 {code} 不存在", details={"region": code})
+        reports = topology_check(region_code=code)
+        return Response(
+            {
+                "region": code,
+                "communities": len(reports),
+                "issues": sum(len(r.issues) for r in reports),
+                "results": [
+                    {"community": r.community, "grids": r.grids, "ok": r.ok, "issues": r.issues}
+                    for r in reports
+                ],
+            }
+        )

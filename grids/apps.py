@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class GridsConfig(AppConfig):
+    name = "grids"
+    verbose_name = "单元网格"
+
+    def ready(self) -> None:
+        from gis_core.imports.registry import register_layer
+
+        from .io import GRID_LAYER
+
+        register_layer(GRID_LAYER)
