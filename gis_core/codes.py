@@ -24,7 +24,7 @@ __all__ = [
 
 # cumulative digits that identify a region of each level (1 province … 5 community)
 LEVEL_WIDTHS = {1: 2, 2: 4, 3: 6, 4: 9, 5: 12}
-_DIGITS = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"^[0-9]+$")  # ASCII only: \d would accept full-width “５１”
 
 
 class InvalidCode(ValueError):
@@ -66,6 +66,10 @@ def parent_code(code: str) -> str | None:
 
 
 def ancestor_codes(code: str) -> list[str]:
-    """Codes from the province down to the region itself (inclusive)."""
+    """Codes from the province down to the region itself (inclusive).
+
+    A level with no code of its own (东莞's towns sit directly under the city:
+    441900003000) pads to its parent's code, which is listed once.
+    """
     level = level_of(code)
-    return [prefix_of(code, lv).ljust(12, "0") for lv in range(1, level + 1)]
+    return list(dict.fromkeys(prefix_of(code, lv).ljust(12, "0") for lv in range(1, level + 1)))

@@ -31,8 +31,9 @@ class GeometryProblem(ValueError):
 
 
 def geodesic_area_m2(geom: BaseGeometry) -> float:
-    """Area on the WGS84 ellipsoid in m² of a lon/lat (Multi)Polygon."""
-    area, _ = _GEOD.geometry_area_perimeter(geom)
+    """Area on the WGS84 ellipsoid in m² of a lon/lat (Multi)Polygon, whatever its ring orientation."""
+    # pyproj sums the signed areas of all rings: orient shells CCW and holes CW first
+    area, _ = _GEOD.geometry_area_perimeter(shapely.orient_polygons(geom))
     return abs(area)
 
 

@@ -3,7 +3,8 @@ from rest_framework.routers import SimpleRouter
 
 from .api.views import ExportView, ImportView, LocateView, RegionViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+router.trailing_slash = "/?"  # accept both /regions/5105 and /regions/5105/
 router.register("regions", RegionViewSet, basename="region")
 
 urlpatterns = [

@@ -3,7 +3,8 @@ from rest_framework.routers import SimpleRouter
 
 from .api import TopologyView, UnitGridViewSet
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+router.trailing_slash = "/?"  # accept both /regions/5105 and /regions/5105/
 router.register("grids", UnitGridViewSet, basename="grid")
 
 urlpatterns = [

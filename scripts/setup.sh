@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   postgresql postgresql-contrib postgis
   gdal-bin libgdal-dev libgeos-dev libproj-dev proj-bin binutils
-  redis-server
+  redis-server curl
   python3 python3-venv python3-dev build-essential
 )
 

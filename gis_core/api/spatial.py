@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shapely
 from django.contrib.gis.db.models.functions import GeomOutputGeoFunc
-from django.contrib.gis.geos import Polygon
+from django.contrib.gis.geos import GEOSGeometry, Polygon
 from django.db.models import F
 from rest_framework_gis.fields import GeometryField
 
@@ -34,7 +34,7 @@ class CRSGeometryField(GeometryField):
         crs = self.context.get("crs", "wgs84")
         if value is not None and crs != "wgs84":
             geom = crs_mod.transform_geometry(shapely.from_wkb(bytes(value.wkb)), crs, inverse=True)
-            value = type(value)(memoryview(shapely.to_wkb(geom)), srid=4326)
+            value = GEOSGeometry(memoryview(shapely.to_wkb(geom)), srid=4326)
         return super().to_representation(value)
 
 

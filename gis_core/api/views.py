@@ -11,6 +11,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import permissions, serializers, viewsets
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -213,8 +214,21 @@ class ImportView(APIView):
         return Response(report.as_dict())
 
 
+class _FileFormatParameter(DefaultContentNegotiation):
+    """``?format=`` here names the file to export, not a renderer.
+
+    DRF reads ``format`` as URL_FORMAT_OVERRIDE and answers 404 when no renderer
+    is called that; the export writes its own bytes, so negotiation is moot.
+    """
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class ExportView(APIView):
     """导出图层为 GeoJSON / GeoPackage / CSV。"""
+
+    content_negotiation_class = _FileFormatParameter
 
     @extend_schema(
         parameters=[

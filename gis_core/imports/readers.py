@@ -60,7 +60,12 @@ def _parse_source_crs(name: str | None) -> tuple[str | None, CRS | None]:
         ) from None
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes, encoding: str | None = None) -> str:
+    if encoding:
+        try:
+            return data.decode(encoding)
+        except (LookupError, UnicodeDecodeError) as exc:
+            raise InvalidInput(f"无法按 {encoding} 解码文件：{exc}", code="bad_encoding") from None
     for enc in TEXT_ENCODINGS:
         try:
             return data.decode(enc)
@@ -74,8 +79,8 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((lower[n] for n in names if n in lower), None)
 
 
-def _read_csv(path: Path) -> tuple[pd.DataFrame, dict[int, str]]:
-    text = _decode(path.read_bytes())
+def _read_csv(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, dict[int, str]]:
+    text = _decode(path.read_bytes(), encoding)
     df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     cols = list(df.columns)
     wkt_col = _pick(cols, WKT_COLUMNS)
@@ -123,6 +128,12 @@ def _read_vector(path: Path, fmt: str, encoding: str | None) -> gpd.GeoDataFrame
     return gpd.read_file(path, engine="pyogrio", encoding=encoding)
 
 
+def _beyond_lonlat(gdf: gpd.GeoDataFrame) -> bool:
+    """True if some coordinate cannot be a longitude/latitude (projected metres, most likely)."""
+    coords = shapely.get_coordinates(gdf.geometry.dropna().values)
+    return bool(len(coords)) and (abs(coords[:, 0]).max() > 180 or abs(coords[:, 1]).max() > 90)
+
+
 def _to_wgs84(gdf: gpd.GeoDataFrame, given: str | None) -> tuple[gpd.GeoDataFrame, str]:
     china_name, given_crs = _parse_source_crs(given)
     if china_name in ("gcj02", "bd09"):
@@ -130,14 +141,17 @@ def _to_wgs84(gdf: gpd.GeoDataFrame, given: str | None) -> tuple[gpd.GeoDataFram
         return gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index), crs=None), china_name
     if china_name == "cgcs2000":
         given_crs = CRS.from_epsg(4490)
+    elif china_name == "wgs84":
+        # a CRS the caller names overrides the file's, as every other name does
+        given_crs = CRS.from_epsg(4326)
     source = given_crs or gdf.crs
+    # GeoJSON without a "crs" member is read as WGS84 (RFC 7946) even when it holds metres
+    if (source is None or source.is_geographic) and _beyond_lonlat(gdf):
+        declared = "文件没有坐标系信息" if source is None else f"坐标系 {source.name} 为经纬度"
+        raise InvalidInput(
+            f"{declared}，但坐标不是经纬度：请用 crs 参数说明坐标系（如 EPSG:4544）", code="unknown_crs"
+        )
     if source is None:
-        coords = shapely.get_coordinates(gdf.geometry.dropna().values)
-        if len(coords) and (abs(coords[:, 0]).max() > 180 or abs(coords[:, 1]).max() > 90):
-            raise InvalidInput(
-                "文件没有坐标系信息，且坐标不是经纬度：请用 crs 参数说明坐标系（如 EPSG:4547）",
-                code="unknown_crs",
-            )
         return gdf, "wgs84"
     gdf = gdf.set_crs(source, allow_override=True)
     label = source.to_string()
@@ -157,7 +171,7 @@ def read_features(path: Path, *, crs: str | None = None, encoding: str | None = 
         )
     try:
         if fmt == "CSV":
-            gdf, geometry_errors = _read_csv(path)
+            gdf, geometry_errors = _read_csv(path, encoding)
         else:
             gdf, geometry_errors = _read_vector(path, fmt, encoding), {}
     except InvalidInput:

@@ -44,8 +44,9 @@ def _map_columns(layer: ImportLayer, row: dict[str, Any], explicit: dict[str, st
     lower = {str(k).lower().strip(): k for k in row}
     out: dict[str, Any] = {"geometry": row.get("geometry")}
     for canonical, accepted in layer.columns.items():
-        source = explicit.get(canonical)
-        if source is None:
+        if canonical in explicit:
+            source = lower.get(str(explicit[canonical]).lower().strip())
+        else:
             source = next((lower[a.lower()] for a in (canonical, *accepted) if a.lower() in lower), None)
         value = row.get(source) if source is not None else None
         out[canonical] = value.strip() if isinstance(value, str) else value
@@ -71,6 +72,12 @@ def import_file(
     if unknown:
         raise InvalidInput(f"列映射中有未知字段：{'、'.join(sorted(unknown))}", code="unknown_column")
     read = read_features(path, crs=crs, encoding=encoding)
+    if read.rows and explicit:
+        # a mapping to a column the file lacks would otherwise fail every row with a misleading message
+        present = {str(k).lower().strip() for k in read.rows[0]}
+        missing = sorted(s for s in explicit.values() if str(s).lower().strip() not in present)
+        if missing:
+            raise InvalidInput(f"列映射中的源列在文件中不存在：{'、'.join(missing)}", code="unknown_column")
     report = ImportReport(
         layer=layer, file=filename or path.name, format=read.format, source_crs=read.source_crs,
         rows=len(read.rows), valid=0, committed=False, dry_run=not commit,

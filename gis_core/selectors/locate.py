@@ -4,9 +4,10 @@ Two paths give the same answer:
 
 * :func:`locate_point` — one point, one indexed query against the subdivided
   ``LocatorPart`` table (GiST), as MapIt does. Well under 5 ms.
-* :func:`locate_points` — many points at once, against an in-process STRtree of
-  the same subdivided parts, reloaded when ``LocatorRevision`` changes. Pure
-  GEOS, no SQL per point; this is what the bulk API and benchmarks use.
+* :func:`locate_points` — many points at once, against an in-process bin index
+  (:mod:`gis_core.pointindex`) of the same subdivided parts, reloaded when
+  ``LocatorRevision`` changes. No SQL per point; this is what the bulk API and
+  the benchmark use.
 
 A point on a shared edge or vertex touches several grids; it resolves to the
 grid with the smallest code (and, with no grid, to the deepest region, then the
@@ -24,7 +25,8 @@ import shapely
 from django.db import connection
 
 from ..codes import ancestor_codes
-from ..models import LocatorLayer, LocatorPart, LocatorRevision, Region
+from ..models import LocatorLayer, LocatorPart, LocatorRevision, Region, RegionLevel
+from ..pointindex import PolygonBinIndex
 
 __all__ = ["Location", "locate_grid_codes", "locate_point", "locate_points", "locate_points_raw"]
 
@@ -42,7 +44,7 @@ class Location:
 
 
 def _region_dict(r: Region) -> dict:
-    return {"code": r.code, "name": r.name, "level": r.level, "level_name": r.get_level_display()}
+    return {"code": r.code, "name": r.name, "level": r.level, "level_name": RegionLevel(r.level).label}
 
 
 def _chains(region_codes: set[str]) -> dict[str, tuple[dict, ...]]:
@@ -57,24 +59,41 @@ def _hit_key(layer: str, level: int, code: str) -> tuple:
 
 
 def locate_point(lon: float, lat: float) -> Location:
-    """Locate one WGS84 point with an indexed query."""
-    table = LocatorPart._meta.db_table
+    """Locate one WGS84 point: one round trip that picks the best hit (same
+    order as :func:`_hit_key`) and joins its region chain."""
+    parts, regions = LocatorPart._meta.db_table, Region._meta.db_table
     with connection.cursor() as cur:
         cur.execute(
-            f"SELECT layer, code, name, level, region_code FROM {table} "
-            "WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
-            [lon, lat],
+            f"""
+            WITH hit AS (
+                SELECT layer, code, name, region_code FROM {parts}
+                WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+                ORDER BY layer <> %s, CASE WHEN layer = %s THEN 0 ELSE -level END, code
+                LIMIT 1
+            )
+            SELECT hit.layer, hit.code, hit.name, r.code, r.name, r.level
+            FROM hit LEFT JOIN {regions} r ON r.code IN (
+                rpad(left(hit.region_code, 2), 12, '0'), rpad(left(hit.region_code, 4), 12, '0'),
+                rpad(left(hit.region_code, 6), 12, '0'), rpad(left(hit.region_code, 9), 12, '0'),
+                hit.region_code)
+            ORDER BY r.level
+            """,
+            [lon, lat, LocatorLayer.GRID, LocatorLayer.GRID],
         )
-        hits = cur.fetchall()
-    if not hits:
+        rows = cur.fetchall()
+    if not rows:
         return Location()
-    layer, code, name, level, region_code = min(hits, key=lambda h: _hit_key(h[0], h[3], h[1]))
-    grid = {"code": code, "name": name} if layer == LocatorLayer.GRID else None
-    return Location(regions=_chains({region_code})[region_code], grid=grid)
+    layer, code, name = rows[0][:3]
+    chain = tuple(
+        {"code": rc, "name": rn, "level": rl, "level_name": RegionLevel(rl).label}
+        for *_, rc, rn, rl in rows
+        if rc is not None
+    )
+    return Location(regions=chain, grid={"code": code, "name": name} if layer == LocatorLayer.GRID else None)
 
 
 class _Index:
-    """The locator parts in memory: an STRtree and per-part attributes."""
+    """The locator parts in memory: one bin index for grids, one for regions."""
 
     def __init__(self, revision: int) -> None:
         self.revision = revision
@@ -86,10 +105,13 @@ class _Index:
         self.region_code = np.array([r[4] for r in rows], dtype=object)
         # one integer per part that orders hits exactly like _hit_key
         keys = [_hit_key(r[0], r[3], r[1]) for r in rows]
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        self.rank = np.empty(len(rows), dtype=np.int64)
-        self.rank[order] = np.arange(len(rows))
-        self.tree = shapely.STRtree(shapely.from_wkb([bytes(r[5].wkb) for r in rows]))
+        rank = np.empty(len(rows), dtype=np.int64)
+        rank[sorted(range(len(keys)), key=keys.__getitem__)] = np.arange(len(rows))
+        geoms = shapely.from_wkb([bytes(r[5].wkb) for r in rows]) if rows else np.array([], dtype=object)
+        self.layers = []
+        for mask in (self.is_grid, ~self.is_grid):
+            ids = np.flatnonzero(mask)
+            self.layers.append((ids, PolygonBinIndex(geoms[ids], rank[ids])))
         self.chains = _chains(set(self.region_code.tolist()))
 
 
@@ -108,20 +130,23 @@ def _current_index() -> _Index:
 
 
 def locate_points_raw(lons: np.ndarray, lats: np.ndarray) -> tuple[_Index, np.ndarray]:
-    """Index of the best part per point (-1 outside everything) — the fast core."""
+    """Index of the best part per point (-1 outside everything) — the fast core.
+
+    Grids are tried first; only points outside every grid are tried against
+    the region parts.
+    """
     index = _current_index()
-    n = len(lons)
-    best = np.full(n, -1, dtype=np.int64)
-    if index.size == 0 or n == 0:
-        return index, best
-    points = shapely.points(np.asarray(lons, dtype=float), np.asarray(lats, dtype=float))
-    point_idx, part_idx = index.tree.query(points, predicate="intersects")
-    if len(point_idx):
-        ranks = index.rank[part_idx]
-        order = np.lexsort((ranks, point_idx))
-        first = np.unique(point_idx[order], return_index=True)[1]
-        chosen = order[first]
-        best[point_idx[chosen]] = part_idx[chosen]
+    lons = np.asarray(lons, dtype=float)
+    lats = np.asarray(lats, dtype=float)
+    best = np.full(len(lons), -1, dtype=np.int64)
+    todo = np.arange(len(lons))
+    for ids, layer in index.layers:
+        if not len(todo):
+            break
+        found = layer.best(lons[todo], lats[todo])
+        hit = found >= 0
+        best[todo[hit]] = ids[found[hit]]
+        todo = todo[~hit]
     return index, best
 
 

@@ -1,0 +1,1 @@
+"""Benchmark harness (`make bench`): civgrid side by side with reference tools."""

@@ -1,0 +1,74 @@
+"""`make bench`: build the large demo city in its own database, then run every
+benchmark and print medians and ratios. Results also go to bench/out/*.json.
+
+Not a test: nothing here asserts a speed; BENCHMARKS.md records the figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.bench")
+
+
+def _ensure_database() -> None:
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    params = {"dbname": "postgres", "user": db["USER"] or None, "host": db["HOST"] or None,
+              "port": db["PORT"] or None, "password": db["PASSWORD"] or None}
+    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
+            conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
+
+
+def machine() -> dict:
+    cpu = ""
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def main() -> int:
+    import django
+
+    django.setup()
+    _ensure_database()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from demo.services import demo_city_build
+
+    scale = os.environ.get("BENCH_SCALE", "large")
+    t0 = time.perf_counter()
+    if demo_city_build(seed=1, scale=scale) is not None:
+        print(f"built the {scale} demo city in {time.perf_counter() - t0:.1f} s")
+
+    from bench import locate
+
+    results = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    print(json.dumps(results["machine"], ensure_ascii=False))
+    results["locate"] = locate.run()
+    out = Path(__file__).resolve().parent / "out"
+    out.mkdir(exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2))
+    print(f"results written to {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Point location: our bulk path vs geopandas.sjoin, and the single /locate over HTTP.
+
+* Bulk: the same N random points (uniform over the city's bounding box, so
+  some fall outside) against the same unit grids. Ours is
+  ``gis_core.selectors.locate.locate_grid_codes`` (the path behind POST
+  /api/v1/locate); the reference is ``geopandas.sjoin(points, grids,
+  predicate="intersects")``. Both start from lon/lat arrays and end with a grid
+  code per point; grid loading is outside both timings (our index is warm, the
+  reference GeoDataFrame is built once).
+* Single: GET /api/v1/locate against a gunicorn worker on loopback, one new
+  connection per request, as a client without keep-alive would do.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from gis_core.selectors.locate import locate_grid_codes, locate_point
+from grids.models import UnitGrid
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _grids() -> gpd.GeoDataFrame:
+    rows = list(UnitGrid.objects.values_list("code", "geom"))
+    return gpd.GeoDataFrame(
+        {"code": [r[0] for r in rows]}, geometry=shapely.from_wkb([bytes(r[1].wkb) for r in rows]), crs=4326
+    )
+
+
+def _sjoin_codes(grids: gpd.GeoDataFrame, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+    points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lons, lats), crs=4326)
+    joined = gpd.sjoin(points, grids, how="left", predicate="intersects")
+    # a point on a shared edge joins several grids: keep the smallest code, as we do
+    joined = joined.sort_values("code", kind="stable")
+    joined = joined[~joined.index.duplicated(keep="first")].sort_index()
+    return joined["code"].to_numpy(dtype=object)
+
+
+def bulk(n: int, repeats: int) -> dict:
+    grids = _grids()
+    minx, miny, maxx, maxy = grids.total_bounds
+    rng = np.random.default_rng(42)
+    lons = rng.uniform(minx, maxx, n)
+    lats = rng.uniform(miny, maxy, n)
+    locate_grid_codes(lons[:10], lats[:10])  # load the in-process index once
+    ours, ref = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        our_codes = locate_grid_codes(lons, lats)
+        ours.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ref_codes = _sjoin_codes(grids, lons, lats)
+        ref.append(time.perf_counter() - t)
+    ref_codes = np.where(
+        np.array([isinstance(c, str) for c in ref_codes]), ref_codes, None
+    )
+    agree = int(np.sum(our_codes == ref_codes))
+    ours_med, ref_med = statistics.median(ours), statistics.median(ref)
+    result = {
+        "points": n,
+        "grids": len(grids),
+        "repeats": repeats,
+        "inside": int(np.sum(our_codes != None)),  # noqa: E711
+        "agreement": agree / n,
+        "civgrid_seconds": ours,
+        "sjoin_seconds": ref,
+        "civgrid_points_per_s": n / ours_med,
+        "sjoin_points_per_s": n / ref_med,
+        "speedup_vs_sjoin": ref_med / ours_med,
+    }
+    print(
+        f"bulk locate {n:,} points / {len(grids):,} grids: civgrid {n / ours_med:,.0f} pts/s, "
+        f"geopandas.sjoin {n / ref_med:,.0f} pts/s, ratio {ref_med / ours_med:.2f}× "
+        f"(agreement {agree / n:.4%})"
+    )
+    return result
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _percentiles(samples: list[float]) -> dict:
+    q = np.percentile(np.array(samples) * 1000, [50, 95, 99])
+    return {"p50_ms": q[0], "p95_ms": q[1], "p99_ms": q[2], "requests": len(samples)}
+
+
+def single(n: int) -> dict:
+    grids = _grids()
+    pts = grids.geometry.representative_point()
+    rng = np.random.default_rng(7)
+    sample = rng.choice(len(pts), n)
+    # the selector alone (SQL against the subdivided table)
+    t_sel = []
+    for i in sample[: min(n, 2000)]:
+        t = time.perf_counter()
+        locate_point(pts.iloc[i].x, pts.iloc[i].y)
+        t_sel.append(time.perf_counter() - t)
+    port = _free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
+    server = subprocess.Popen(
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+         "--workers", "1", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        samples = []
+        for k, i in enumerate(sample):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            t = time.perf_counter()
+            conn.request("GET", f"/api/v1/locate?lon={pts.iloc[i].x:.7f}&lat={pts.iloc[i].y:.7f}")
+            resp = conn.getresponse()
+            resp.read()
+            elapsed = time.perf_counter() - t
+            conn.close()
+            if resp.status != 200:
+                raise RuntimeError(f"/locate answered {resp.status}")
+            if k >= 50:  # first requests warm the worker
+                samples.append(elapsed)
+    finally:
+        server.terminate()
+        server.wait(10)
+    result = {"http": _percentiles(samples), "selector": _percentiles(t_sel)}
+    print(
+        "single GET /api/v1/locate over HTTP: p50 {p50_ms:.2f} ms, p95 {p95_ms:.2f} ms, "
+        "p99 {p99_ms:.2f} ms ({requests} requests)".format(**result["http"])
+    )
+    print("  of which the selector: p50 {p50_ms:.2f} ms, p95 {p95_ms:.2f} ms".format(**result["selector"]))
+    return result
+
+
+def run() -> dict:
+    n = int(os.environ.get("BENCH_POINTS", 1_000_000))
+    repeats = int(os.environ.get("BENCH_REPEATS", 3))
+    sys.stdout.flush()
+    return {"bulk": bulk(n, repeats), "single": single(int(os.environ.get("BENCH_REQUESTS", 2000)))}
