@@ -8,11 +8,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from django.contrib.gis.geos import GEOSGeometry
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from shapely.geometry import MultiPolygon
 
 from ..codes import level_of, pad_code, parent_code
+from ..errors import Conflict
 from ..geometry import geodesic_area_m2, polygonal
 from ..models import LocatorLayer, Region, RegionBoundary
 from ..names import short_name
@@ -98,7 +99,13 @@ def _set_boundary(region: Region, geom: MultiPolygon, *, valid_from: dt.date, so
     if current is not None:
         if current.geom.equals_exact(geos, 1e-12):
             return
-        if current.valid_from >= valid_from:
+        if current.valid_from > valid_from:
+            raise Conflict(
+                f"{region.name}（{region.code}）的新边界生效日期 {valid_from} 早于现行边界的生效日期 "
+                f"{current.valid_from}，不能改写历史",
+                details={"valid_from": str(valid_from), "current_valid_from": str(current.valid_from)},
+            )
+        if current.valid_from == valid_from:
             # same-day correction: replace rather than leave a zero-length version
             current.delete()
         else:
@@ -145,40 +152,36 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 def gazetteer_load(*, directory: Path = GAZETTEER_DIR) -> dict[str, int]:
     """Load (or refresh) every province, city, district and street/town of China.
 
-    Idempotent: existing codes are updated in place (names only; boundaries and
-    aliases are kept). About 45,000 rows in a few seconds with bulk upserts.
+    Idempotent: existing codes are updated in place (names and parents only;
+    boundaries and aliases are kept). One upsert statement per level from
+    arrays — raw SQL because the ORM's bulk upsert spends ~10 s building 45,000
+    model instances; this takes about one second.
     """
-    files = [
-        (1, "provinces.csv"),
-        (2, "cities.csv"),
-        (3, "areas.csv"),
-        (4, "streets.csv"),
-    ]
+    files = [(1, "provinces.csv"), (2, "cities.csv"), (3, "areas.csv"), (4, "streets.csv")]
+    table = Region._meta.db_table
     counts: dict[str, int] = {}
-    ids: dict[str, int] = {}
-    for level, filename in files:
-        rows = _read_csv(directory / filename)
-        objs = []
-        for row in rows:
-            code = pad_code(row["code"])
-            parent = parent_code(code)
-            objs.append(
-                Region(
-                    code=code,
-                    name=row["name"],
-                    short_name=short_name(row["name"], level),
-                    level=level,
-                    parent_id=ids.get(parent) if parent else None,
-                    aliases=[],
-                )
+    with connection.cursor() as cur:
+        for level, filename in files:
+            rows = _read_csv(directory / filename)
+            codes = [pad_code(r["code"]) for r in rows]
+            cur.execute(
+                f"""
+                INSERT INTO {table} (code, name, short_name, aliases, level, parent_id, created_at, updated_at)
+                SELECT t.code, t.name, t.short_name, '{{}}', %s, p.id, now(), now()
+                FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
+                     AS t(code, name, short_name, parent_code)
+                LEFT JOIN {table} p ON p.code = t.parent_code
+                ON CONFLICT (code) DO UPDATE SET
+                    name = EXCLUDED.name, short_name = EXCLUDED.short_name,
+                    level = EXCLUDED.level, parent_id = EXCLUDED.parent_id, updated_at = now()
+                """,
+                [
+                    level,
+                    codes,
+                    [r["name"] for r in rows],
+                    [short_name(r["name"], level) for r in rows],
+                    [parent_code(c) for c in codes],
+                ],
             )
-        Region.objects.bulk_create(
-            objs,
-            batch_size=5000,
-            update_conflicts=True,
-            unique_fields=["code"],
-            update_fields=["name", "short_name", "level", "parent"],
-        )
-        ids.update(Region.objects.filter(level=level).values_list("code", "id"))
-        counts[filename.removesuffix(".csv")] = len(objs)
+            counts[filename.removesuffix(".csv")] = len(rows)
     return counts

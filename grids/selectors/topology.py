@@ -66,7 +66,7 @@ covered AS (
 ),
 gap AS (
     SELECT c.code, 'gap', ARRAY[]::text[], NULL, NULL::geometry,
-           (ST_Dump(ST_CollectionExtract(ST_Difference(c.geom, COALESCE(cv.geom, 'POLYGON EMPTY'::geometry)), 3))).geom
+           (ST_Dump(ST_CollectionExtract(ST_Difference(c.geom, COALESCE(cv.geom, 'SRID=4326;POLYGON EMPTY'::geometry)), 3))).geom
     FROM c LEFT JOIN covered cv ON cv.community_code = c.code
 ),
 outside AS (
