@@ -60,7 +60,7 @@ CONF
   if ! "$PGBIN/psql" -h "$sock" -U postgres -Atqc "select 1 from pg_database where datname='civgrid'" | grep -q 1; then
     "$PGBIN/createdb" -h "$sock" -U postgres civgrid
   fi
-  "$PGBIN/psql" -h "$sock" -U postgres -d civgrid -qc "create extension if not exists postgis" >/dev/null
+  PGOPTIONS="-c client_min_messages=warning" "$PGBIN/psql" -h "$sock" -U postgres -d civgrid -qc "create extension if not exists postgis" >/dev/null
 }
 
 pg_stop() {

@@ -16,7 +16,8 @@ import shapely
 from django.contrib.gis.geos import Point
 from django.db.models import Count
 
-from gis_core.codes import ancestor_codes, pad_code, parent_code
+from gis_core.codes import ancestor_codes, level_of, pad_code, parent_code
+from gis_core.errors import Conflict
 from gis_core.geometry import GeometryProblem, geodesic_area_m2
 from gis_core.models import LocatorLayer, LocatorPart, Region, RegionBoundary, RegionLevel
 from gis_core.selectors.locate import locate_point
@@ -47,12 +48,28 @@ GAZETTEER_FILES = {1: "provinces.csv", 2: "cities.csv", 3: "areas.csv", 4: "stre
 
 
 @pytest.fixture(scope="module")
-def gazetteer_csv() -> dict[int, dict[str, str]]:
-    """Level → {12-digit code: name}, straight from data/divisions/*.csv."""
+def csv_rows() -> dict[int, list[tuple[str, str]]]:
+    """Level → [(12-digit code, name)], straight from data/divisions/*.csv."""
     return {
-        level: {pad_code(r["code"]): r["name"] for r in _csv_rows(name)}
-        for level, name in GAZETTEER_FILES.items()
+        level: [(pad_code(r["code"]), r["name"]) for r in _csv_rows(name)] for level, name in GAZETTEER_FILES.items()
     }
+
+
+@pytest.fixture(scope="module")
+def gazetteer_csv(csv_rows) -> dict[int, dict[str, str]]:
+    """Level → {code: name} of the regions the tables define.
+
+    A few rows repeat their parent: the cities without counties (东莞 441900,
+    中山 442000, 儋州 460400) appear again in areas.csv, and 金门县 (350527)
+    again in streets.csv as ``350527000``; they pad to the same 12-digit code,
+    so they are one region, at the level of the code.
+    """
+    seen: set[str] = set()
+    result: dict[int, dict[str, str]] = {}
+    for level in sorted(csv_rows):
+        result[level] = {code: name for code, name in csv_rows[level] if code not in seen}
+        seen |= set(result[level])
+    return result
 
 
 def _chain_codes(loc) -> list[str]:
@@ -70,8 +87,13 @@ def _parts_union(code: str):
 # --------------------------------------------------------------------------- gazetteer
 
 
-def test_gazetteer_counts_by_level_match_the_csv(gazetteer_csv):
-    assert len(gazetteer_csv[1]) == 31
+def test_gazetteer_counts_by_level_match_the_csv(csv_rows, gazetteer_csv):
+    assert len(csv_rows[1]) == 31
+    assert len(csv_rows[2]) == 342
+    assert Region.objects.filter(level=RegionLevel.PROVINCE).count() == 31
+    assert Region.objects.filter(level=RegionLevel.CITY).count() == 342
+    repeated = {lv: len(csv_rows[lv]) - len(gazetteer_csv[lv]) for lv in csv_rows}
+    assert repeated == {1: 0, 2: 0, 3: 3, 4: 1}
     for level, rows in gazetteer_csv.items():
         assert Region.objects.filter(level=level).count() == len(rows), GAZETTEER_FILES[level]
 
@@ -80,6 +102,20 @@ def test_gazetteer_codes_and_names_match_the_csv(gazetteer_csv):
     for level, rows in gazetteer_csv.items():
         stored = dict(Region.objects.filter(level=level).values_list("code", "name"))
         assert stored == rows, GAZETTEER_FILES[level]
+
+
+def test_every_region_has_the_level_its_code_names():
+    wrong = [(c, lv) for c, lv in Region.objects.values_list("code", "level") if lv != level_of(c)]
+    assert wrong == []
+
+
+def test_cities_without_counties_stay_cities():
+    for code, name in (("441900000000", "东莞市"), ("442000000000", "中山市"), ("460400000000", "儋州市")):
+        city = Region.objects.get(code=code)
+        assert (city.name, city.level, city.parent.code) == (name, RegionLevel.CITY, code[:2] + "0" * 10)
+    jinmen = Region.objects.get(code="350527000000")
+    assert (jinmen.name, jinmen.short_name, jinmen.level) == ("金门县", "金门", RegionLevel.DISTRICT)
+    assert jinmen.parent.name == "泉州市"
 
 
 def test_every_region_points_to_the_parent_its_code_names():
@@ -124,7 +160,7 @@ def test_dongguan_towns_sit_directly_under_the_city(gazetteer_csv):
     assert [r.code for r in Region.objects.chain_of(town.code)] == ["440000000000", "441900000000", town.code]
 
 
-def test_gazetteer_load_again_is_idempotent(gazetteer_csv):
+def test_gazetteer_load_again_is_idempotent(csv_rows, gazetteer_csv):
     before_ids = dict(Region.objects.values_list("code", "id"))
     city = Region.objects.get(code="510500000000")
     assert city.geom is not None
@@ -139,6 +175,7 @@ def test_gazetteer_load_again_is_idempotent(gazetteer_csv):
     counts = gazetteer_load()
 
     assert counts == {GAZETTEER_FILES[lv].removesuffix(".csv"): len(rows) for lv, rows in gazetteer_csv.items()}
+    assert counts == {"provinces": 31, "cities": 342, "areas": 2975, "streets": 41351}
     assert dict(Region.objects.values_list("code", "id")) == before_ids  # same rows, none added
     assert not Region.objects.values("code").annotate(n=Count("id")).filter(n__gt=1).exists()
     street = Region.objects.get(code="510502001000")
@@ -321,6 +358,17 @@ def test_redrawing_twice_on_the_same_day_replaces_that_version():
     assert region.boundaries.get(valid_to=None).geom.equals(final)
 
 
+def test_boundary_starting_before_the_current_one_is_refused():
+    region = CommunityFactory(valid_from=D2)
+    revision = locator_revision()
+    with pytest.raises(Conflict, match="早于现行边界的生效日期"):
+        region_set_boundary(region=region, geom=to_shapely(square(LON, LAT, 0.003)), valid_from=D1)
+    assert list(region.boundaries.values_list("valid_from", "valid_to")) == [(D2, None)]
+    region.refresh_from_db()
+    assert region.geom.equals(square(LON, LAT))
+    assert locator_revision() == revision
+
+
 def test_set_boundary_accepts_geos_and_polygons():
     region = CommunityFactory(valid_from=D1)
     geos_polygon = square(LON, LAT, 0.001)[0]  # a GEOS Polygon, SRID 4326
@@ -344,7 +392,9 @@ def test_set_boundary_rejects_invalid_geometry_unless_repaired():
     assert region.geom.valid
     assert len(region.geom) == 2
     assert region.boundaries.count() == 2
-    assert locate_point(LON + 0.005, LAT + 0.002).regions[-1]["code"] == region.code
+    for x, y in ((LON + 0.002, LAT + 0.005), (LON + 0.008, LAT + 0.005)):  # one in each triangle
+        assert locate_point(x, y).regions[-1]["code"] == region.code
+    assert locate_point(LON + 0.005, LAT + 0.002).regions == ()  # between them
 
 
 def test_set_boundary_rejects_swapped_axes():
@@ -358,9 +408,11 @@ def test_set_boundary_on_a_demo_region_moves_point_location():
     district = Region.objects.get(code="510502000000")
     inside = to_shapely(district.geom).representative_point()
     assert locate_point(inside.x, inside.y).regions[2]["code"] == district.code
+    current = district.boundaries.get(valid_to=None)
+    later = current.valid_from + dt.timedelta(days=30)
     new = square(LON, LAT, 0.01)
-    region_set_boundary(region=district, geom=to_shapely(new), valid_from=D2)
-    assert district.boundaries.filter(valid_to=D2).count() == 1
+    region_set_boundary(region=district, geom=to_shapely(new), valid_from=later)
+    assert district.boundaries.get(pk=current.pk).valid_to == later
     assert _region_parts(district.code).filter(geom__intersects=Point(LON, LAT, srid=4326)).exists()
     assert not _region_parts(district.code).filter(geom__intersects=Point(inside.x, inside.y, srid=4326)).exists()
     assert locate_point(LON, LAT).regions[-1]["code"] == district.code

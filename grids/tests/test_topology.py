@@ -168,3 +168,22 @@ def test_region_filter_by_street(db):
     reports = topology_check(region_code="510502003")
     assert [r.community["code"] for r in reports] == [TEST_COMMUNITY]
     assert topology_check(region_code="510502003000") == reports
+
+
+def test_overlap_with_a_neighbouring_communitys_grid(db):
+    west, east = TEST_COMMUNITY, "510502003902"
+    carve_community()
+    carve_community(code=east, name="东邻社区", origin=lonlat(400, 0))
+    grids_upsert(
+        items=[
+            # the west community's grid reaches 10 m into the east community
+            GridInput(code=code(1, west), name="西网格", geom=local_box(0, 0, 410, 300)),
+            GridInput(code=code(1, east), name="东网格", geom=local_box(400, 0, 800, 300)),
+        ]
+    )
+    for region, kinds in ((east, ["overlap"]), (west, ["outside", "overlap"])):
+        [report] = topology_check(region_code=region)
+        assert sorted(i["type"] for i in report.issues) == sorted(kinds), region
+        [overlap] = [i for i in report.issues if i["type"] == "overlap"]
+        assert overlap["grids"] == [code(1, west), code(1, east)]
+        assert overlap["area_m2"] == pytest.approx(10 * 300, rel=0.01)
