@@ -6,6 +6,7 @@ Not a test: nothing here asserts a speed; BENCHMARKS.md records the figures.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -21,8 +22,13 @@ def _ensure_database() -> None:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    params = {"dbname": "postgres", "user": db["USER"] or None, "host": db["HOST"] or None,
-              "port": db["PORT"] or None, "password": db["PASSWORD"] or None}
+    params = {
+        "dbname": "postgres",
+        "user": db["USER"] or None,
+        "host": db["HOST"] or None,
+        "port": db["PORT"] or None,
+        "password": db["PASSWORD"] or None,
+    }
     with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]]).fetchone():
             conn.execute(f'CREATE DATABASE "{db["NAME"]}"')
@@ -30,10 +36,8 @@ def _ensure_database() -> None:
 
 def machine() -> dict:
     cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
+        cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "")
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),

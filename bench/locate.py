@@ -63,9 +63,7 @@ def bulk(n: int, repeats: int) -> dict:
         t = time.perf_counter()
         ref_codes = _sjoin_codes(grids, lons, lats)
         ref.append(time.perf_counter() - t)
-    ref_codes = np.where(
-        np.array([isinstance(c, str) for c in ref_codes]), ref_codes, None
-    )
+    ref_codes = np.where(np.array([isinstance(c, str) for c in ref_codes]), ref_codes, None)
     agree = int(np.sum(our_codes == ref_codes))
     ours_med, ref_med = statistics.median(ours), statistics.median(ref)
     result = {
@@ -113,9 +111,18 @@ def single(n: int) -> dict:
     port = _free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
     server = subprocess.Popen(
-        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-         "--workers", "1", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "config.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         for _ in range(100):

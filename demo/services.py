@@ -69,8 +69,13 @@ def demo_city_build(*, seed: int = 1, scale: str = "small", force: bool = False)
     grids_upsert(
         items=[
             GridInput(
-                code=g.code, name=g.name, geom=g.geom, kind=g.kind, households=g.households,
-                population=g.population, community_code=g.community_code,
+                code=g.code,
+                name=g.name,
+                geom=g.geom,
+                kind=g.kind,
+                households=g.households,
+                population=g.population,
+                community_code=g.community_code,
             )
             for g in plan.grids
         ]

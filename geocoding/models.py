@@ -23,7 +23,9 @@ class Street(models.Model):
     """
 
     name = models.CharField("名称", max_length=100, db_index=True)
-    aliases = ArrayField(models.CharField(max_length=100), verbose_name="别名/曾用名", default=list, blank=True)
+    aliases = ArrayField(
+        models.CharField(max_length=100), verbose_name="别名/曾用名", default=list, blank=True
+    )
     kind = models.CharField("类型", max_length=8, choices=StreetKind.choices)
     district_code = models.CharField("区县代码", max_length=12, db_index=True)
     geom = models.MultiLineStringField("中心线", srid=4326)

@@ -39,8 +39,11 @@ def _clean(row: dict[str, Any], ctx: dict[str, Any]) -> RegionInput:
 def _check(items: list[RegionInput]) -> Iterable[tuple[int, str, str]]:
     counts = Counter(i.code for i in items)
     in_file = set(counts)
-    known = set(Region.objects.filter(code__in={parent_code(i.code) for i in items} - {None})
-                .values_list("code", flat=True))
+    known = set(
+        Region.objects.filter(code__in={parent_code(i.code) for i in items} - {None}).values_list(
+            "code", flat=True
+        )
+    )
     for idx, item in enumerate(items):
         if counts[item.code] > 1:
             yield idx, "code", f"区划代码 {item.code} 在文件中重复"

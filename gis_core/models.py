@@ -42,7 +42,9 @@ class Region(models.Model):
     code = models.CharField("区划代码", max_length=12, unique=True)
     name = models.CharField("名称", max_length=100, db_index=True)
     short_name = models.CharField("简称", max_length=50, blank=True, db_index=True)
-    aliases = ArrayField(models.CharField(max_length=100), verbose_name="别名/曾用名", default=list, blank=True)
+    aliases = ArrayField(
+        models.CharField(max_length=100), verbose_name="别名/曾用名", default=list, blank=True
+    )
     level = models.PositiveSmallIntegerField("级别", choices=RegionLevel.choices, db_index=True)
     parent = models.ForeignKey(
         "self", verbose_name="上级", null=True, blank=True, on_delete=models.PROTECT, related_name="children"

@@ -20,8 +20,12 @@ class UnitGridAdmin(LeafletGeoAdmin):
 
     def save_model(self, request, obj: UnitGrid, form, change: bool) -> None:
         item = GridInput(
-            code=obj.code, name=obj.name, kind=obj.kind, households=obj.households,
-            population=obj.population, community_code=obj.community.code,
+            code=obj.code,
+            name=obj.name,
+            kind=obj.kind,
+            households=obj.households,
+            population=obj.population,
+            community_code=obj.community.code,
             geom=shapely.from_wkb(bytes(obj.geom.wkb)),
         )
         try:

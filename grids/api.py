@@ -23,15 +23,23 @@ __all__ = ["TopologyView", "UnitGridViewSet"]
 
 class UnitGridSerializer(GeoFeatureModelSerializer):
     kind_name = serializers.CharField(source="get_kind_display", read_only=True)
-    display_geom = CRSGeometryField(read_only=True)
+    geom = CRSGeometryField(source="display_geom", read_only=True)
 
     class Meta:
         model = UnitGrid
-        geo_field = "display_geom"
+        geo_field = "geom"
         id_field = "code"
         fields = [
-            "code", "name", "kind", "kind_name", "community_code", "street_code", "district_code",
-            "area_m2", "households", "population",
+            "code",
+            "name",
+            "kind",
+            "kind_name",
+            "community_code",
+            "street_code",
+            "district_code",
+            "area_m2",
+            "households",
+            "population",
         ]
 
 

@@ -16,8 +16,15 @@ from .services.grids import GridInput, community_codes, grid_clean, grids_upsert
 
 __all__ = ["GRID_LAYER"]
 
-_KINDS = {"general": GridKind.GENERAL, "一般": GridKind.GENERAL, "一般网格": GridKind.GENERAL,
-          "key": GridKind.KEY, "重点": GridKind.KEY, "重点网格": GridKind.KEY, "": GridKind.GENERAL}
+_KINDS = {
+    "general": GridKind.GENERAL,
+    "一般": GridKind.GENERAL,
+    "一般网格": GridKind.GENERAL,
+    "key": GridKind.KEY,
+    "重点": GridKind.KEY,
+    "重点网格": GridKind.KEY,
+    "": GridKind.GENERAL,
+}
 
 
 def _int(row: dict[str, Any], field: str) -> int:

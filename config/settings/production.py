@@ -1,8 +1,8 @@
 """Production: every secret comes from the environment; none has a default."""
 
-from .base import *  # noqa: F403
 from urllib.parse import unquote
 
+from .base import *  # noqa: F403
 from .base import env
 
 DEBUG = False

@@ -6,29 +6,55 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Street',
+            name="Street",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(db_index=True, max_length=100, verbose_name='名称')),
-                ('aliases', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=100), blank=True, default=list, size=None, verbose_name='别名/曾用名')),
-                ('kind', models.CharField(choices=[('avenue', '大道'), ('road', '路'), ('street', '街'), ('lane', '巷')], max_length=8, verbose_name='类型')),
-                ('district_code', models.CharField(db_index=True, max_length=12, verbose_name='区县代码')),
-                ('geom', django.contrib.gis.db.models.fields.MultiLineStringField(srid=4326, verbose_name='中心线')),
-                ('length_m', models.FloatField(editable=False, verbose_name='长度（米）')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(db_index=True, max_length=100, verbose_name="名称")),
+                (
+                    "aliases",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=100),
+                        blank=True,
+                        default=list,
+                        size=None,
+                        verbose_name="别名/曾用名",
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("avenue", "大道"), ("road", "路"), ("street", "街"), ("lane", "巷")],
+                        max_length=8,
+                        verbose_name="类型",
+                    ),
+                ),
+                ("district_code", models.CharField(db_index=True, max_length=12, verbose_name="区县代码")),
+                (
+                    "geom",
+                    django.contrib.gis.db.models.fields.MultiLineStringField(
+                        srid=4326, verbose_name="中心线"
+                    ),
+                ),
+                ("length_m", models.FloatField(editable=False, verbose_name="长度（米）")),
             ],
             options={
-                'verbose_name': '道路',
-                'verbose_name_plural': '道路',
-                'ordering': ['district_code', 'name'],
-                'constraints': [models.UniqueConstraint(fields=('district_code', 'name'), name='street_unique_name')],
+                "verbose_name": "道路",
+                "verbose_name_plural": "道路",
+                "ordering": ["district_code", "name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("district_code", "name"), name="street_unique_name")
+                ],
             },
         ),
     ]

@@ -56,7 +56,7 @@ def parse_points(points, crs: str, *, max_points: int) -> tuple[np.ndarray, np.n
     from ..errors import TooLarge
 
     if not isinstance(points, list) or not points:
-        raise InvalidInput("points 应为非空数组：[[lon, lat], …] 或 [{\"id\":…, \"lon\":…, \"lat\":…}, …]")
+        raise InvalidInput('points 应为非空数组：[[lon, lat], …] 或 [{"id":…, "lon":…, "lat":…}, …]')
     if len(points) > max_points:
         raise TooLarge(f"一次最多 {max_points} 个点，收到 {len(points)} 个", details={"max": max_points})
     lons = np.empty(len(points))

@@ -21,11 +21,13 @@ class RegionSummarySerializer(serializers.ModelSerializer):
 class RegionSerializer(GeoFeatureModelSerializer):
     level_name = serializers.CharField(source="get_level_display", read_only=True)
     parent_code = serializers.SerializerMethodField()
-    display_geom = CRSGeometryField(read_only=True, allow_null=True)
+    # the model's boundary as annotated by SpatialViewMixin (crs, simplify); named after the
+    # model field so that drf-spectacular, which looks geo_field up on the model, can describe it
+    geom = CRSGeometryField(source="display_geom", read_only=True, allow_null=True)
 
     class Meta:
         model = Region
-        geo_field = "display_geom"
+        geo_field = "geom"
         id_field = "code"
         fields = ["code", "name", "short_name", "aliases", "level", "level_name", "parent_code", "area_m2"]
 

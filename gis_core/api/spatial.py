@@ -14,13 +14,17 @@ from rest_framework_gis.fields import GeometryField
 from .. import crs as crs_mod
 from .params import parse_bbox, parse_crs, parse_simplify
 
-__all__ = ["CRSGeometryField", "SimplifyPreserveTopology", "SpatialViewMixin"]
+__all__ = ["CRSGeometryField", "Multi", "SimplifyPreserveTopology", "SpatialViewMixin"]
 
 METRES_PER_DEGREE = 111_320.0  # of latitude; tolerance conversion is approximate by design
 
 
 class SimplifyPreserveTopology(GeomOutputGeoFunc):
     function = "ST_SimplifyPreserveTopology"
+
+
+class Multi(GeomOutputGeoFunc):
+    function = "ST_Multi"
 
 
 class CRSGeometryField(GeometryField):
@@ -61,7 +65,9 @@ class SpatialViewMixin:
             qs = qs.filter(**{f"{self.geometry_field}__intersects": Polygon.from_bbox(bbox)})
         tol = parse_simplify(params.get("simplify"))
         if tol:
-            return qs.annotate(
-                display_geom=SimplifyPreserveTopology(self.geometry_field, tol / METRES_PER_DEGREE)
-            ).defer(self.geometry_field)
+            simplified = SimplifyPreserveTopology(self.geometry_field, tol / METRES_PER_DEGREE)
+            if qs.model._meta.get_field(self.geometry_field).geom_type.startswith("MULTI"):
+                # GEOS returns a one-part MultiPolygon simplified as a Polygon: keep the declared type
+                simplified = Multi(simplified)
+            return qs.annotate(display_geom=simplified).defer(self.geometry_field)
         return qs.annotate(display_geom=F(self.geometry_field))

@@ -137,7 +137,7 @@ class LocateView(APIView):
     )
     def post(self, request):
         if not isinstance(request.data, dict):
-            raise InvalidInput("请求体应为 JSON 对象：{\"crs\": …, \"points\": […]}")
+            raise InvalidInput('请求体应为 JSON 对象：{"crs": …, "points": […]}')
         crs = parse_crs(request.data.get("crs"))
         lons, lats, ids = parse_points(
             request.data.get("points"), crs, max_points=settings.CIVGRID["LOCATE_MAX_POINTS"]

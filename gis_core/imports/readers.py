@@ -28,8 +28,14 @@ from ..errors import InvalidInput
 
 __all__ = ["FORMATS", "ReadResult", "read_features"]
 
-FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".zip": "Shapefile", ".shp": "Shapefile",
-           ".gpkg": "GeoPackage", ".csv": "CSV"}
+FORMATS = {
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".zip": "Shapefile",
+    ".shp": "Shapefile",
+    ".gpkg": "GeoPackage",
+    ".csv": "CSV",
+}
 WKT_COLUMNS = ("wkt", "geometry", "geom", "the_geom", "几何", "边界")
 LON_COLUMNS = ("lon", "lng", "longitude", "x", "经度")
 LAT_COLUMNS = ("lat", "latitude", "y", "纬度")
@@ -176,8 +182,13 @@ def read_features(path: Path, *, crs: str | None = None, encoding: str | None = 
             gdf, geometry_errors = _read_vector(path, fmt, encoding), {}
     except InvalidInput:
         raise
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, zipfile.BadZipFile,
-            pd.errors.ParserError, ValueError) as exc:
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        zipfile.BadZipFile,
+        pd.errors.ParserError,
+        ValueError,
+    ) as exc:
         raise InvalidInput(f"无法读取 {fmt} 文件：{exc}", code="unreadable_file") from None
     gdf, source_crs = _to_wgs84(gdf, crs)
     geometry = gdf.geometry

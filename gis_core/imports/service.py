@@ -79,8 +79,14 @@ def import_file(
         if missing:
             raise InvalidInput(f"列映射中的源列在文件中不存在：{'、'.join(missing)}", code="unknown_column")
     report = ImportReport(
-        layer=layer, file=filename or path.name, format=read.format, source_crs=read.source_crs,
-        rows=len(read.rows), valid=0, committed=False, dry_run=not commit,
+        layer=layer,
+        file=filename or path.name,
+        format=read.format,
+        source_crs=read.source_crs,
+        rows=len(read.rows),
+        valid=0,
+        committed=False,
+        dry_run=not commit,
     )
     if not read.rows:
         report.errors.append({"row": None, "field": None, "message": "文件中没有任何要素"})
@@ -101,7 +107,7 @@ def import_file(
             report.errors.append({"row": i + 1, "field": exc.field, "message": exc.message})
     for idx, fld, message in spec.check_rows(cleaned):
         report.errors.append({"row": clean_rows[idx] + 1, "field": fld, "message": message})
-    report.errors.sort(key=lambda e: (e["row"] or 0))
+    report.errors.sort(key=lambda e: e["row"] or 0)
     report.valid = report.rows - len({e["row"] for e in report.errors if e["row"]})
     if report.errors or not commit:
         return report
@@ -135,7 +141,9 @@ def export_layer(*, layer: str, fmt: str, queryset: Any = None) -> ExportResult:
     """Write a layer (or the given queryset of it) to GeoJSON, GeoPackage or CSV (WKT column)."""
     spec = get_layer(layer)
     if fmt not in EXPORT_FORMATS:
-        raise InvalidInput(f"不支持的导出格式“{fmt}”，可选：{'、'.join(EXPORT_FORMATS)}", code="unsupported_format")
+        raise InvalidInput(
+            f"不支持的导出格式“{fmt}”，可选：{'、'.join(EXPORT_FORMATS)}", code="unsupported_format"
+        )
     driver, content_type, ext = EXPORT_FORMATS[fmt]
     qs = spec.export_queryset() if queryset is None else queryset
     records, geoms = [], []

@@ -8,83 +8,163 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='LocatorRevision',
+            name="LocatorRevision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('revision', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("revision", models.BigIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='LocatorPart',
+            name="LocatorPart",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('layer', models.CharField(choices=[('region', '行政区划'), ('grid', '单元网格')], max_length=8)),
-                ('code', models.CharField(max_length=20)),
-                ('name', models.CharField(max_length=100)),
-                ('level', models.PositiveSmallIntegerField()),
-                ('region_code', models.CharField(max_length=12)),
-                ('geom', django.contrib.gis.db.models.fields.PolygonField(srid=4326)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "layer",
+                    models.CharField(choices=[("region", "行政区划"), ("grid", "单元网格")], max_length=8),
+                ),
+                ("code", models.CharField(max_length=20)),
+                ("name", models.CharField(max_length=100)),
+                ("level", models.PositiveSmallIntegerField()),
+                ("region_code", models.CharField(max_length=12)),
+                ("geom", django.contrib.gis.db.models.fields.PolygonField(srid=4326)),
             ],
             options={
-                'indexes': [models.Index(fields=['layer', 'code'], name='locator_owner')],
+                "indexes": [models.Index(fields=["layer", "code"], name="locator_owner")],
             },
         ),
         migrations.CreateModel(
-            name='Region',
+            name="Region",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=12, unique=True, verbose_name='区划代码')),
-                ('name', models.CharField(db_index=True, max_length=100, verbose_name='名称')),
-                ('short_name', models.CharField(blank=True, db_index=True, max_length=50, verbose_name='简称')),
-                ('aliases', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=100), blank=True, default=list, size=None, verbose_name='别名/曾用名')),
-                ('level', models.PositiveSmallIntegerField(choices=[(1, '省级'), (2, '地级'), (3, '县级（区/县）'), (4, '乡级（街道/乡镇）'), (5, '村级（社区/村）')], db_index=True, verbose_name='级别')),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(blank=True, null=True, srid=4326, verbose_name='边界')),
-                ('area_m2', models.FloatField(blank=True, editable=False, null=True, verbose_name='面积（平方米）')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='gis_core.region', verbose_name='上级')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=12, unique=True, verbose_name="区划代码")),
+                ("name", models.CharField(db_index=True, max_length=100, verbose_name="名称")),
+                (
+                    "short_name",
+                    models.CharField(blank=True, db_index=True, max_length=50, verbose_name="简称"),
+                ),
+                (
+                    "aliases",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=100),
+                        blank=True,
+                        default=list,
+                        size=None,
+                        verbose_name="别名/曾用名",
+                    ),
+                ),
+                (
+                    "level",
+                    models.PositiveSmallIntegerField(
+                        choices=[
+                            (1, "省级"),
+                            (2, "地级"),
+                            (3, "县级（区/县）"),
+                            (4, "乡级（街道/乡镇）"),
+                            (5, "村级（社区/村）"),
+                        ],
+                        db_index=True,
+                        verbose_name="级别",
+                    ),
+                ),
+                (
+                    "geom",
+                    django.contrib.gis.db.models.fields.MultiPolygonField(
+                        blank=True, null=True, srid=4326, verbose_name="边界"
+                    ),
+                ),
+                (
+                    "area_m2",
+                    models.FloatField(blank=True, editable=False, null=True, verbose_name="面积（平方米）"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "parent",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="children",
+                        to="gis_core.region",
+                        verbose_name="上级",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '行政区划',
-                'verbose_name_plural': '行政区划',
-                'ordering': ['code'],
+                "verbose_name": "行政区划",
+                "verbose_name_plural": "行政区划",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='RegionBoundary',
+            name="RegionBoundary",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326)),
-                ('valid_from', models.DateField(verbose_name='生效日期')),
-                ('valid_to', models.DateField(blank=True, null=True, verbose_name='失效日期')),
-                ('source', models.CharField(blank=True, max_length=200, verbose_name='来源')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('region', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='boundaries', to='gis_core.region')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("geom", django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326)),
+                ("valid_from", models.DateField(verbose_name="生效日期")),
+                ("valid_to", models.DateField(blank=True, null=True, verbose_name="失效日期")),
+                ("source", models.CharField(blank=True, max_length=200, verbose_name="来源")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "region",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="boundaries",
+                        to="gis_core.region",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '边界版本',
-                'verbose_name_plural': '边界版本',
-                'ordering': ['region', '-valid_from'],
+                "verbose_name": "边界版本",
+                "verbose_name_plural": "边界版本",
+                "ordering": ["region", "-valid_from"],
             },
         ),
         migrations.AddIndex(
-            model_name='region',
-            index=django.contrib.postgres.indexes.GinIndex(fields=['aliases'], name='region_aliases_gin'),
+            model_name="region",
+            index=django.contrib.postgres.indexes.GinIndex(fields=["aliases"], name="region_aliases_gin"),
         ),
         migrations.AddConstraint(
-            model_name='regionboundary',
-            constraint=models.UniqueConstraint(condition=models.Q(('valid_to__isnull', True)), fields=('region',), name='one_current_boundary'),
+            model_name="regionboundary",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("valid_to__isnull", True)),
+                fields=("region",),
+                name="one_current_boundary",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='regionboundary',
-            constraint=models.CheckConstraint(condition=models.Q(('valid_to__isnull', True), ('valid_to__gte', models.F('valid_from')), _connector='OR'), name='boundary_valid_range'),
+            model_name="regionboundary",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("valid_to__isnull", True), ("valid_to__gte", models.F("valid_from")), _connector="OR"
+                ),
+                name="boundary_valid_range",
+            ),
         ),
     ]

@@ -95,7 +95,7 @@ def locate_point(lon: float, lat: float) -> Location:
 class _Index:
     """The locator parts in memory: one bin index for grids, one for regions."""
 
-    def __init__(self, revision: int) -> None:
+    def __init__(self, revision: tuple[int, str]) -> None:
         self.revision = revision
         rows = list(LocatorPart.objects.values_list("layer", "code", "name", "level", "region_code", "geom"))
         self.size = len(rows)
@@ -119,9 +119,22 @@ _index: _Index | None = None
 _index_lock = threading.Lock()
 
 
+def _revision() -> tuple[int, str]:
+    """The locator revision and the id of the transaction that wrote it (``xmin``).
+
+    The counter alone is not enough: after a rolled-back change that this
+    process had already loaded, the next committed change brings the counter
+    back to the same number. Transaction ids are never reused.
+    """
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT revision, xmin::text FROM {LocatorRevision._meta.db_table} WHERE id = 1")
+        row = cur.fetchone()
+    return (row[0], row[1]) if row else (0, "")
+
+
 def _current_index() -> _Index:
     global _index
-    revision = LocatorRevision.objects.filter(pk=1).values_list("revision", flat=True).first() or 0
+    revision = _revision()
     if _index is None or _index.revision != revision:
         with _index_lock:
             if _index is None or _index.revision != revision:

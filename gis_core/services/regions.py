@@ -29,7 +29,9 @@ class RegionInput:
 
     __slots__ = ("aliases", "code", "geom", "name")
 
-    def __init__(self, *, code: str, name: str, geom: MultiPolygon | None = None, aliases: Iterable[str] = ()):
+    def __init__(
+        self, *, code: str, name: str, geom: MultiPolygon | None = None, aliases: Iterable[str] = ()
+    ):
         self.code = pad_code(code)
         self.name = name.strip()
         self.geom = geom
@@ -87,9 +89,7 @@ def regions_upsert(
     for region, geom in boundaries:
         _set_boundary(region, geom, valid_from=valid_from, source=source)
     if boundaries:
-        locator_replace(
-            layer=LocatorLayer.REGION, items=[_locator_item(r, g) for r, g in boundaries]
-        )
+        locator_replace(layer=LocatorLayer.REGION, items=[_locator_item(r, g) for r, g in boundaries])
     return created, updated
 
 
@@ -162,11 +162,15 @@ def gazetteer_load(*, directory: Path = GAZETTEER_DIR) -> dict[str, int]:
     counts: dict[str, int] = {}
     with connection.cursor() as cur:
         for level, filename in files:
-            rows = _read_csv(directory / filename)
+            # A few rows repeat their parent: the cities without counties (东莞 441900, 中山,
+            # 儋州) again in areas.csv, 金门县 again in streets.csv as 350527000. They pad
+            # to the parent's code, and loading them would demote that region to this level.
+            rows = [r for r in _read_csv(directory / filename) if level_of(pad_code(r["code"])) == level]
             codes = [pad_code(r["code"]) for r in rows]
             cur.execute(
                 f"""
-                INSERT INTO {table} (code, name, short_name, aliases, level, parent_id, created_at, updated_at)
+                INSERT INTO {table}
+                    (code, name, short_name, aliases, level, parent_id, created_at, updated_at)
                 SELECT t.code, t.name, t.short_name, '{{}}', %s, p.id, now(), now()
                 FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[])
                      AS t(code, name, short_name, parent_code)

@@ -52,7 +52,12 @@ def test_import_dry_run_then_commit(admin_api, grids_file):
 
     assert response.status_code == 200, response.content
     report = response.json()
-    assert (report["file"], report["format"], report["rows"], report["valid"]) == ("网格.geojson", "GeoJSON", 4, 4)
+    assert (report["file"], report["format"], report["rows"], report["valid"]) == (
+        "网格.geojson",
+        "GeoJSON",
+        4,
+        4,
+    )
     assert report["dry_run"] and not report["committed"] and report["errors"] == []
     assert UnitGrid.objects.count() == before
 
@@ -72,8 +77,13 @@ def test_import_options_crs_columns_repair(admin_api, db, tmp_path):
 
     response = admin_api.post(
         IMPORT_URL,
-        {"file": _upload(path), "crs": "EPSG:4544", "columns": json.dumps({"code": "BH"}), "repair": "1",
-         "commit": "true"},
+        {
+            "file": _upload(path),
+            "crs": "EPSG:4544",
+            "columns": json.dumps({"code": "BH"}),
+            "repair": "1",
+            "commit": "true",
+        },
     )
 
     assert response.status_code == 200, response.content
@@ -141,7 +151,9 @@ def test_export_formats(api, tmp_path, fmt, content_type):
     codes = (
         list(frame["code"])
         if frame is not None
-        else [line.split(",")[0] for line in io.StringIO(response.content.decode("utf-8-sig")).readlines()[1:]]
+        else [
+            line.split(",")[0] for line in io.StringIO(response.content.decode("utf-8-sig")).readlines()[1:]
+        ]
     )
     expected = list(UnitGrid.objects.filter(street_code=street).values_list("code", flat=True))
     assert sorted(codes) == sorted(expected) and expected

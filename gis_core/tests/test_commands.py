@@ -33,8 +33,12 @@ def community(db):
 
 
 def test_import_dry_run_then_commit(community, tmp_path):
-    path = write_shapezip(grid_frame().rename(columns={"code": "网格编码", "name": "网格名称"}), tmp_path / "g.zip",
-                          encoding="gbk", cpg=False)
+    path = write_shapezip(
+        grid_frame().rename(columns={"code": "网格编码", "name": "网格名称"}),
+        tmp_path / "g.zip",
+        encoding="gbk",
+        cpg=False,
+    )
     before = UnitGrid.objects.count()
 
     out = _run("gis_import", "grids", str(path))
@@ -55,8 +59,19 @@ def test_import_options(community, tmp_path):
     path = write_csv(gdf.to_crs(4544).set_crs(None, allow_override=True), tmp_path / "g.csv", encoding="gbk")
 
     out = _run(
-        "gis_import", "grids", str(path), "--crs", "EPSG:4544", "--column", "code=BH", "--column", "name=MC",
-        "--repair", "--commit", "--encoding", "gbk",
+        "gis_import",
+        "grids",
+        str(path),
+        "--crs",
+        "EPSG:4544",
+        "--column",
+        "code=BH",
+        "--column",
+        "name=MC",
+        "--repair",
+        "--commit",
+        "--encoding",
+        "gbk",
     )
 
     assert "EPSG:4544" in out and "新建 4" in out
@@ -102,8 +117,9 @@ def test_import_unknown_layer_is_refused(db):
         _run("gis_import", "roads", "x.geojson")
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("out.geojson", None), ("out.gpkg", None), ("out.csv", None),
-                                           ("out.dat", "gpkg")])
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("out.geojson", None), ("out.gpkg", None), ("out.csv", None), ("out.dat", "gpkg")]
+)
 def test_export(db, tmp_path, name, fmt):
     path = tmp_path / name
     args = ["gis_export", "grids", str(path), "--region", "510502"]
@@ -116,9 +132,14 @@ def test_export(db, tmp_path, name, fmt):
     expected = UnitGrid.objects.filter(district_code="510502000000").count()
     if path.suffix == ".csv":
         content = path.read_bytes()
-        assert content.startswith(b"\xef\xbb\xbf") and len(content.decode("utf-8-sig").splitlines()) == expected + 1
+        assert (
+            content.startswith(b"\xef\xbb\xbf")
+            and len(content.decode("utf-8-sig").splitlines()) == expected + 1
+        )
     else:
-        frame = pyogrio.read_dataframe(path, driver="GPKG" if fmt else None)
+        if fmt:  # --format wins over the extension; GDAL wants .gpkg to read it back quietly
+            path = path.rename(path.with_suffix(".gpkg"))
+        frame = pyogrio.read_dataframe(path)
         assert len(frame) == expected and all(frame["code"].str.startswith("510502"))
 
 

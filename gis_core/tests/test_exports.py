@@ -22,7 +22,9 @@ GRID_PROPERTIES = ["code", "name", "community_code", "kind", "households", "popu
 def _read_back(content: bytes, fmt: str, tmp_path) -> gpd.GeoDataFrame:
     if fmt == "csv":
         assert content.startswith(b"\xef\xbb\xbf")  # BOM: Excel on Chinese Windows reads UTF-8
-        frame = pd.read_csv(io.BytesIO(content), encoding="utf-8-sig", dtype={"code": str, "community_code": str})
+        frame = pd.read_csv(
+            io.BytesIO(content), encoding="utf-8-sig", dtype={"code": str, "community_code": str}
+        )
         return gpd.GeoDataFrame(frame.drop(columns="wkt"), geometry=shapely.from_wkt(frame["wkt"]), crs=4326)
     path = tmp_path / f"export.{fmt}"
     path.write_bytes(content)

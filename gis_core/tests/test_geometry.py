@@ -118,7 +118,7 @@ def test_non_finite_coordinates_rejected(bad):
 
 def test_swapped_lat_lon_rejected():
     swapped = box(28.87, 105.44, 28.88, 105.45)
-    with pytest.raises(GeometryProblem, match="不在中国境内.*经纬度是否颠倒"):
+    with pytest.raises(GeometryProblem, match=r"不在中国境内.*经纬度是否颠倒"):
         polygonal(swapped)
 
 

@@ -12,6 +12,7 @@ also used by the export, API, command and grids tests.
 from __future__ import annotations
 
 import math
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from gis_core import crs as crs_mod
 from gis_core.errors import InvalidInput
 from gis_core.imports.service import import_file
 from gis_core.models import Region
-from gis_core.services.regions import RegionInput, regions_upsert
+from gis_core.tests.factories import CommunityFactory, to_geos
 from grids.models import UnitGrid
 
 # --------------------------------------------------------------------------- shared helpers
@@ -38,33 +39,35 @@ COMMUNITY_SIZE = (400.0, 300.0)  # metres, east × north
 _M_PER_DEG_LAT = 110_850.0
 
 
-def lonlat(x: float, y: float, origin: tuple[float, float] = ORIGIN) -> tuple[float, float]:
-    """Local metres east/north of ``origin`` → lon/lat (flat-earth; tests use exact areas anyway)."""
-    lon0, lat0 = origin
+def lonlat(x: float, y: float) -> tuple[float, float]:
+    """Local metres east/north of ORIGIN → lon/lat (flat-earth; tests compare with exact ground areas)."""
+    lon0, lat0 = ORIGIN
     return lon0 + x / (_M_PER_DEG_LAT * math.cos(math.radians(lat0))), lat0 + y / _M_PER_DEG_LAT
 
 
-def local_polygon(coords: list[tuple[float, float]], holes=(), origin=ORIGIN) -> Polygon:
-    return Polygon([lonlat(x, y, origin) for x, y in coords], [[lonlat(x, y, origin) for x, y in h] for h in holes])
+def local_polygon(coords: list[tuple[float, float]], holes=()) -> Polygon:
+    return Polygon([lonlat(x, y) for x, y in coords], [[lonlat(x, y) for x, y in h] for h in holes])
 
 
-def local_box(x0: float, y0: float, x1: float, y1: float, origin=ORIGIN) -> Polygon:
-    return local_polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], origin=origin)
+def local_box(x0: float, y0: float, x1: float, y1: float) -> Polygon:
+    return local_polygon([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
 
 
-def bowtie(x0: float, y0: float, x1: float, y1: float, origin=ORIGIN) -> Polygon:
+def bowtie(x0: float, y0: float, x1: float, y1: float) -> Polygon:
     """A self-intersecting ring (two triangles touching in the middle)."""
-    return local_polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)], origin=origin)
+    return local_polygon([(x0, y0), (x1, y1), (x1, y0), (x0, y1)])
 
 
 def carve_community(
-    code: str = TEST_COMMUNITY, name: str = "试验社区", size: tuple[float, float] = COMMUNITY_SIZE,
-    origin: tuple[float, float] = ORIGIN,
+    code: str = TEST_COMMUNITY, name: str = "试验社区", box: tuple[float, ...] = (0, 0, *COMMUNITY_SIZE)
 ) -> Region:
-    """A community with a known rectangular boundary under a real street of the gazetteer."""
-    geom = MultiPolygon([local_box(0, 0, *size, origin=origin)])
-    regions_upsert(items=[RegionInput(code=code, name=name, geom=geom)], source="test")
-    return Region.objects.get(code=code)
+    """A community with a known rectangular boundary (local metres) under a real street of the gazetteer."""
+    return CommunityFactory(
+        street_code=f"{code[:9]}000",
+        serial=int(code[9:]),
+        name=name,
+        geom=to_geos(MultiPolygon([local_box(*box)])),
+    )
 
 
 def grid_frame(community: str = TEST_COMMUNITY, n: int = 4, crs: int | None = 4326) -> gpd.GeoDataFrame:
@@ -84,7 +87,10 @@ def grid_frame(community: str = TEST_COMMUNITY, n: int = 4, crs: int | None = 43
 
 
 def write_vector(gdf: gpd.GeoDataFrame, path: Path, **kwargs) -> Path:
-    gdf.to_file(path, engine="pyogrio", **kwargs)
+    with warnings.catch_warnings():
+        # files without a CRS are written on purpose
+        warnings.filterwarnings("ignore", "'crs' was not provided", UserWarning)
+        gdf.to_file(path, engine="pyogrio", **kwargs)
     return path
 
 
@@ -127,7 +133,13 @@ def community(db) -> Region:
 
 # --------------------------------------------------------------------------- each format
 
-CHINESE_COLUMNS = {"code": "网格编码", "name": "网格名称", "kind": "网格类型", "households": "户数", "population": "人口"}
+CHINESE_COLUMNS = {
+    "code": "网格编码",
+    "name": "网格名称",
+    "kind": "网格类型",
+    "households": "户数",
+    "population": "人口",
+}
 
 
 def _geojson(gdf, tmp):
@@ -201,7 +213,9 @@ def test_import_grids_each_format_dry_run_then_commit(community, tmp_path, write
 def test_import_regions_geojson_creates_community_with_boundary(db, tmp_path):
     geom = local_box(0, 0, 250, 250)
     gdf = gpd.GeoDataFrame(
-        {"区划代码": [TEST_COMMUNITY], "名称": ["新建社区"], "别名": ["老街社区、河边村"]}, geometry=[geom], crs=4326
+        {"区划代码": [TEST_COMMUNITY], "名称": ["新建社区"], "别名": ["老街社区、河边村"]},
+        geometry=[geom],
+        crs=4326,
     )
     path = write_vector(gdf, tmp_path / "regions.geojson")
 
@@ -236,17 +250,21 @@ def test_import_regions_bad_rows_all_reported(db, tmp_path):
     path = tmp_path / "regions.csv"
     path.write_text(
         "code,name,wkt\n"
-        f"{TEST_COMMUNITY},好社区,\"{box}\"\n"
-        f"51050200390,坏代码,\"{box}\"\n"
-        f"510502003902,,\"{box}\"\n"
-        f"510599999901,无上级,\"{box}\"\n"
-        f"{TEST_COMMUNITY},重复,\"{box}\"\n",
+        f'{TEST_COMMUNITY},好社区,"{box}"\n'
+        f'51050200390,坏代码,"{box}"\n'
+        f'510502003902,,"{box}"\n'
+        f'510599999901,无上级,"{box}"\n'
+        f'{TEST_COMMUNITY},重复,"{box}"\n',
         encoding="utf-8",
     )
     before = Region.objects.count()
     report = import_file(layer="regions", path=path, commit=True)
     assert [(e["row"], e["field"]) for e in report.errors] == [
-        (1, "code"), (2, "code"), (3, "name"), (4, "code"), (5, "code")
+        (1, "code"),
+        (2, "code"),
+        (3, "name"),
+        (4, "code"),
+        (5, "code"),
     ]
     assert "重复" in report.errors[0]["message"] and "上级区划" in report.errors[3]["message"]
     assert not report.committed and Region.objects.count() == before
@@ -327,16 +345,16 @@ def _bad_rows_csv(path: Path) -> Path:
     box = [local_box(i * 40, 0, (i + 1) * 40, 40).wkt for i in range(10)]
     lines = [
         "code,name,kind,households,wkt",
-        f"{c}001,一号网格,一般,10,\"{box[0]}\"",  # 1 duplicated by row 9
-        f"{c}0002,坏编码,一般,10,\"{box[1]}\"",  # 2 16 digits
-        f"{c}003,三号网格,重点,10,\"{box[2]}\"",  # 3 good
-        f"{c}004,,一般,10,\"{box[3]}\"",  # 4 no name
-        f"{c}005,五号网格,一般,10,\"{bowtie(200, 0, 240, 40).wkt}\"",  # 5 self-intersection
-        f"510502003999006,六号网格,一般,10,\"{box[5]}\"",  # 6 unknown community
-        f"{c}007,七号网格,一般,很多,\"{box[6]}\"",  # 7 not an integer
-        f"{c}008,八号网格,特殊,10,\"{box[7]}\"",  # 8 unknown kind
-        f"{c}001,九号网格,一般,10,\"{box[8]}\"",  # 9 duplicate code
-        f"{c}010,十号网格,一般,10.0,\"{box[9]}\"",  # 10 good
+        f'{c}001,一号网格,一般,10,"{box[0]}"',  # 1 duplicated by row 9
+        f'{c}0002,坏编码,一般,10,"{box[1]}"',  # 2 16 digits
+        f'{c}003,三号网格,重点,10,"{box[2]}"',  # 3 good
+        f'{c}004,,一般,10,"{box[3]}"',  # 4 no name
+        f'{c}005,五号网格,一般,10,"{bowtie(200, 0, 240, 40).wkt}"',  # 5 self-intersection
+        f'510502003999006,六号网格,一般,10,"{box[5]}"',  # 6 unknown community
+        f'{c}007,七号网格,一般,很多,"{box[6]}"',  # 7 not an integer
+        f'{c}008,八号网格,特殊,10,"{box[7]}"',  # 8 unknown kind
+        f'{c}001,九号网格,一般,10,"{box[8]}"',  # 9 duplicate code
+        f'{c}010,十号网格,一般,10.0,"{box[9]}"',  # 10 good
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -350,8 +368,14 @@ def test_every_bad_row_is_reported_and_nothing_written(community, tmp_path):
 
     got = [(e["row"], e["field"]) for e in report.errors]
     assert got == [
-        (1, "code"), (2, "code"), (4, "name"), (5, "geometry"), (6, "community_code"),
-        (7, "households"), (8, "kind"), (9, "code"),
+        (1, "code"),
+        (2, "code"),
+        (4, "name"),
+        (5, "geometry"),
+        (6, "community_code"),
+        (7, "households"),
+        (8, "kind"),
+        (9, "code"),
     ]
     messages = {e["row"]: e["message"] for e in report.errors}
     assert "重复" in messages[1] and "重复" in messages[9]
@@ -452,7 +476,7 @@ def test_bad_wkt_is_a_row_error(community, tmp_path):
     gdf = grid_frame(n=2)
     path = write_csv(gdf, tmp_path / "grids.csv")
     text = path.read_text(encoding="utf-8").splitlines()
-    text[2] = f"{TEST_COMMUNITY}002,坏WKT,一般,1,1,\"POLYGON((1 2, 3\""
+    text[2] = f'{TEST_COMMUNITY}002,坏WKT,一般,1,1,"POLYGON((1 2, 3"'
     path.write_text("\n".join(text) + "\n", encoding="utf-8")
     report = import_file(layer="grids", path=path)
     assert [(e["row"], e["field"]) for e in report.errors] == [(2, "geometry")]
@@ -474,7 +498,12 @@ def test_chinese_column_names_are_recognised(community, tmp_path):
     report = import_file(layer="grids", path=path, commit=True)
     assert report.errors == [] and report.created == 4
     grid = UnitGrid.objects.get(code=f"{TEST_COMMUNITY}004")
-    assert (grid.name, grid.kind, grid.households, grid.population) == ("试验社区第4网格", "general", 121, 283)
+    assert (grid.name, grid.kind, grid.households, grid.population) == (
+        "试验社区第4网格",
+        "general",
+        121,
+        283,
+    )
 
 
 def test_explicit_column_mapping(community, tmp_path):

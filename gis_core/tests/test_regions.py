@@ -51,7 +51,8 @@ GAZETTEER_FILES = {1: "provinces.csv", 2: "cities.csv", 3: "areas.csv", 4: "stre
 def csv_rows() -> dict[int, list[tuple[str, str]]]:
     """Level → [(12-digit code, name)], straight from data/divisions/*.csv."""
     return {
-        level: [(pad_code(r["code"]), r["name"]) for r in _csv_rows(name)] for level, name in GAZETTEER_FILES.items()
+        level: [(pad_code(r["code"]), r["name"]) for r in _csv_rows(name)]
+        for level, name in GAZETTEER_FILES.items()
     }
 
 
@@ -135,7 +136,12 @@ def test_parent_links_of_nancheng_street():
     province = city.parent
     assert (province.code, province.name, province.short_name) == ("510000000000", "四川省", "四川")
     assert province.parent is None
-    assert [r.name for r in Region.objects.chain_of(street.code)] == ["四川省", "泸州市", "江阳区", "南城街道"]
+    assert [r.name for r in Region.objects.chain_of(street.code)] == [
+        "四川省",
+        "泸州市",
+        "江阳区",
+        "南城街道",
+    ]
 
 
 def test_gulou_district_exists_under_several_cities(gazetteer_csv):
@@ -174,7 +180,9 @@ def test_gazetteer_load_again_is_idempotent(csv_rows, gazetteer_csv):
 
     counts = gazetteer_load()
 
-    assert counts == {GAZETTEER_FILES[lv].removesuffix(".csv"): len(rows) for lv, rows in gazetteer_csv.items()}
+    assert counts == {
+        GAZETTEER_FILES[lv].removesuffix(".csv"): len(rows) for lv, rows in gazetteer_csv.items()
+    }
     assert counts == {"provinces": 31, "cities": 342, "areas": 2975, "streets": 41351}
     assert dict(Region.objects.values_list("code", "id")) == before_ids  # same rows, none added
     assert not Region.objects.values("code").annotate(n=Count("id")).filter(n__gt=1).exists()
@@ -196,7 +204,8 @@ def test_gazetteer_load_from_another_directory(tmp_path: Path):
     (tmp_path / "provinces.csv").write_text('code,name\n51,"四川省"\n', encoding="utf-8")
     (tmp_path / "cities.csv").write_text('code,name,provinceCode\n5105,"泸州市",51\n', encoding="utf-8")
     (tmp_path / "areas.csv").write_text(
-        'code,name,cityCode,provinceCode\n510502,"江阳区",5105,51\n510599,"测试新区",5105,51\n', encoding="utf-8"
+        'code,name,cityCode,provinceCode\n510502,"江阳区",5105,51\n510599,"测试新区",5105,51\n',
+        encoding="utf-8",
     )
     (tmp_path / "streets.csv").write_text(
         "code,name,areaCode,provinceCode,cityCode\n"
@@ -258,7 +267,9 @@ def test_regions_upsert_creates_community_with_geometry():
 def test_regions_upsert_same_boundary_again_keeps_one_version():
     region = CommunityFactory(valid_from=D1)
     created, updated = regions_upsert(
-        items=[RegionInput(code=region.code, name="新名社区", geom=to_shapely(region.geom), aliases=["别名"])],
+        items=[
+            RegionInput(code=region.code, name="新名社区", geom=to_shapely(region.geom), aliases=["别名"])
+        ],
         valid_from=D2,
     )
     assert (created, updated) == (0, 1)
@@ -414,7 +425,11 @@ def test_set_boundary_on_a_demo_region_moves_point_location():
     region_set_boundary(region=district, geom=to_shapely(new), valid_from=later)
     assert district.boundaries.get(pk=current.pk).valid_to == later
     assert _region_parts(district.code).filter(geom__intersects=Point(LON, LAT, srid=4326)).exists()
-    assert not _region_parts(district.code).filter(geom__intersects=Point(inside.x, inside.y, srid=4326)).exists()
+    assert (
+        not _region_parts(district.code)
+        .filter(geom__intersects=Point(inside.x, inside.y, srid=4326))
+        .exists()
+    )
     assert locate_point(LON, LAT).regions[-1]["code"] == district.code
     # the demo grid still locates the old point, with the chain its codes name
     assert locate_point(inside.x, inside.y).grid is not None

@@ -6,37 +6,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('gis_core', '0001_initial'),
+        ("gis_core", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='UnitGrid',
+            name="UnitGrid",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=15, unique=True, verbose_name='网格编码')),
-                ('name', models.CharField(max_length=100, verbose_name='网格名称')),
-                ('community_code', models.CharField(db_index=True, editable=False, max_length=12, verbose_name='社区代码')),
-                ('street_code', models.CharField(db_index=True, editable=False, max_length=12, verbose_name='街道代码')),
-                ('district_code', models.CharField(db_index=True, editable=False, max_length=12, verbose_name='区县代码')),
-                ('kind', models.CharField(choices=[('general', '一般网格'), ('key', '重点网格')], default='general', max_length=8, verbose_name='网格类型')),
-                ('geom', django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326, verbose_name='边界')),
-                ('area_m2', models.FloatField(editable=False, verbose_name='面积（平方米）')),
-                ('households', models.PositiveIntegerField(default=0, verbose_name='户数')),
-                ('population', models.PositiveIntegerField(default=0, verbose_name='人口')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('community', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='grids', to='gis_core.region', verbose_name='所属社区')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("code", models.CharField(max_length=15, unique=True, verbose_name="网格编码")),
+                ("name", models.CharField(max_length=100, verbose_name="网格名称")),
+                (
+                    "community_code",
+                    models.CharField(db_index=True, editable=False, max_length=12, verbose_name="社区代码"),
+                ),
+                (
+                    "street_code",
+                    models.CharField(db_index=True, editable=False, max_length=12, verbose_name="街道代码"),
+                ),
+                (
+                    "district_code",
+                    models.CharField(db_index=True, editable=False, max_length=12, verbose_name="区县代码"),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("general", "一般网格"), ("key", "重点网格")],
+                        default="general",
+                        max_length=8,
+                        verbose_name="网格类型",
+                    ),
+                ),
+                (
+                    "geom",
+                    django.contrib.gis.db.models.fields.MultiPolygonField(srid=4326, verbose_name="边界"),
+                ),
+                ("area_m2", models.FloatField(editable=False, verbose_name="面积（平方米）")),
+                ("households", models.PositiveIntegerField(default=0, verbose_name="户数")),
+                ("population", models.PositiveIntegerField(default=0, verbose_name="人口")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "community",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="grids",
+                        to="gis_core.region",
+                        verbose_name="所属社区",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '单元网格',
-                'verbose_name_plural': '单元网格',
-                'ordering': ['code'],
-                'indexes': [models.Index(fields=['community_code', 'kind'], name='grid_community_kind')],
+                "verbose_name": "单元网格",
+                "verbose_name_plural": "单元网格",
+                "ordering": ["code"],
+                "indexes": [models.Index(fields=["community_code", "kind"], name="grid_community_kind")],
             },
         ),
     ]

@@ -51,7 +51,9 @@ def grid_clean(item: GridInput, *, communities: set[str], repair: bool = False) 
     if not (item.name or "").strip():
         raise InvalidInput("缺少网格名称", details={"name": ""})
     if item.kind not in GridKind.values:
-        raise InvalidInput(f"网格类型“{item.kind}”无效，可选 general（一般）/ key（重点）", details={"kind": item.kind})
+        raise InvalidInput(
+            f"网格类型“{item.kind}”无效，可选 general（一般）/ key（重点）", details={"kind": item.kind}
+        )
     if item.households < 0 or item.population < 0:
         raise InvalidInput("户数和人口不能为负数", details={"households": item.households})
     try:
@@ -100,15 +102,26 @@ def grids_upsert(*, items: list[GridInput], repair: bool = False, clean: bool = 
     UnitGrid.objects.bulk_create(to_create, batch_size=2000)
     UnitGrid.objects.bulk_update(
         to_update,
-        ["name", "kind", "households", "population", "community", "community_code", "street_code",
-         "district_code", "geom", "area_m2"],
+        [
+            "name",
+            "kind",
+            "households",
+            "population",
+            "community",
+            "community_code",
+            "street_code",
+            "district_code",
+            "geom",
+            "area_m2",
+        ],
         batch_size=2000,
     )
     locator_replace(
         layer=LocatorLayer.GRID,
         items=[
-            LocatorItem(code=i.code, name=i.name, level=GRID_LEVEL, region_code=i.community_code,
-                        wkb=i.geom.wkb)
+            LocatorItem(
+                code=i.code, name=i.name, level=GRID_LEVEL, region_code=i.community_code, wkb=i.geom.wkb
+            )
             for i in items
         ],
     )

@@ -10,7 +10,14 @@ from shapely.geometry import MultiPolygon
 from gis_core.errors import InvalidInput
 from gis_core.models import LocatorLayer, LocatorPart
 from gis_core.selectors.locate import locate_point
-from gis_core.tests.test_imports import TEST_COMMUNITY, TEST_STREET, bowtie, carve_community, local_box, lonlat
+from gis_core.tests.test_imports import (
+    TEST_COMMUNITY,
+    TEST_STREET,
+    bowtie,
+    carve_community,
+    local_box,
+    lonlat,
+)
 from grids.models import GridKind, UnitGrid
 from grids.services.grids import GridInput, grid_clean, grid_delete, grids_upsert
 

@@ -22,7 +22,14 @@ import shapely
 from django.db import connection
 from pyproj import Geod
 
-from gis_core.tests.test_imports import TEST_COMMUNITY, bowtie, carve_community, local_box, local_polygon, lonlat
+from gis_core.tests.test_imports import (
+    TEST_COMMUNITY,
+    bowtie,
+    carve_community,
+    local_box,
+    local_polygon,
+    lonlat,
+)
 from grids.models import UnitGrid
 from grids.selectors.topology import topology_check
 from grids.services.grids import GridInput, grids_upsert
@@ -42,8 +49,9 @@ def code(serial: int, community: str = TEST_COMMUNITY) -> str:
 def make_invalid(grid_code: str, geom) -> None:
     """Store an invalid geometry the way a careless bulk load would: straight into the table."""
     with connection.cursor() as cur:
+        table = UnitGrid._meta.db_table
         cur.execute(
-            f"UPDATE {UnitGrid._meta.db_table} SET geom = ST_Multi(ST_GeomFromText(%s, 4326)) WHERE code = %s",
+            f"UPDATE {table} SET geom = ST_Multi(ST_GeomFromText(%s, 4326)) WHERE code = %s",
             [geom.wkt, grid_code],
         )
 
@@ -53,8 +61,10 @@ def build_faulty_community() -> dict[str, object]:
     carve_community()
     a = local_box(0, 0, 200, 300)
     b = local_box(190, 0, 400, 150)
-    c = local_polygon([(200, 200), (420, 200), (420, 300), (200, 300)], holes=[[(300, 250), (302, 250),
-                                                                              (302, 252), (300, 252)]])
+    c = local_polygon(
+        [(200, 200), (420, 200), (420, 300), (200, 300)],
+        holes=[[(300, 250), (302, 250), (302, 252), (300, 252)]],
+    )
     grids_upsert(
         items=[
             GridInput(code=code(1), name="一号网格", geom=a),
@@ -173,7 +183,7 @@ def test_region_filter_by_street(db):
 def test_overlap_with_a_neighbouring_communitys_grid(db):
     west, east = TEST_COMMUNITY, "510502003902"
     carve_community()
-    carve_community(code=east, name="东邻社区", origin=lonlat(400, 0))
+    carve_community(code=east, name="东邻社区", box=(400, 0, 800, 300))
     grids_upsert(
         items=[
             # the west community's grid reaches 10 m into the east community
@@ -187,3 +197,22 @@ def test_overlap_with_a_neighbouring_communitys_grid(db):
         [overlap] = [i for i in report.issues if i["type"] == "overlap"]
         assert overlap["grids"] == [code(1, west), code(1, east)]
         assert overlap["area_m2"] == pytest.approx(10 * 300, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    ("inner", "area"),
+    [((100, 100, 150, 150), 50 * 50), ((0, 0, 400, 300), 400 * 300)],
+    ids=["nested", "duplicate"],
+)
+def test_grid_inside_another_is_an_overlap(db, inner, area):
+    carve_community()
+    grids_upsert(
+        items=[
+            GridInput(code=code(1), name="大网格", geom=local_box(0, 0, 400, 300)),
+            GridInput(code=code(2), name="小网格", geom=local_box(*inner)),
+        ]
+    )
+    [report] = topology_check(region_code=TEST_COMMUNITY)
+    [issue] = report.issues
+    assert (issue["type"], issue["grids"]) == ("overlap", [code(1), code(2)])
+    assert issue["area_m2"] == pytest.approx(area, rel=0.01)

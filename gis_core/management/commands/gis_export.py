@@ -21,7 +21,9 @@ class Command(BaseCommand):
         parser.add_argument("layer", choices=layer_names(), help="图层")
         parser.add_argument("out_file", help="输出文件路径")
         parser.add_argument(
-            "--format", choices=list(EXPORT_FORMATS), help="文件格式（默认按扩展名：.geojson/.json、.gpkg、.csv）"
+            "--format",
+            choices=list(EXPORT_FORMATS),
+            help="文件格式（默认按扩展名：.geojson/.json、.gpkg、.csv）",
         )
         parser.add_argument("--region", help="只导出该区划（任一级代码）内的要素")
 
@@ -29,7 +31,9 @@ class Command(BaseCommand):
         out = Path(options["out_file"])
         fmt = options["format"] or _SUFFIXES.get(out.suffix.lower())
         if fmt is None:
-            raise CommandError(f"无法从扩展名“{out.suffix}”判断格式，请用 --format 指定（{'、'.join(EXPORT_FORMATS)}）")
+            raise CommandError(
+                f"无法从扩展名“{out.suffix}”判断格式，请用 --format 指定（{'、'.join(EXPORT_FORMATS)}）"
+            )
         queryset = None
         if region := options["region"]:
             try:

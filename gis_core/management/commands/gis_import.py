@@ -29,7 +29,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--crs", help="源坐标系：wgs84、cgcs2000、gcj02、bd09 或 EPSG:xxxx（默认取文件自带的坐标系）"
         )
-        parser.add_argument("--encoding", help="Shapefile 属性编码（如 GBK；默认按 .cpg 或自动识别）")
+        parser.add_argument(
+            "--encoding", help="Shapefile 属性或 CSV 的编码（如 GBK、Big5；默认按 .cpg 或识别 UTF-8/GBK）"
+        )
         parser.add_argument("--repair", action="store_true", help="自动修复无效几何（如自相交）")
         parser.add_argument(
             "--column",

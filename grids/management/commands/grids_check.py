@@ -39,7 +39,8 @@ class Command(BaseCommand):
                 "communities": len(reports),
                 "issues": issues,
                 "results": [
-                    {"community": r.community, "grids": r.grids, "ok": r.ok, "issues": r.issues} for r in reports
+                    {"community": r.community, "grids": r.grids, "ok": r.ok, "issues": r.issues}
+                    for r in reports
                 ],
             }
             self.stdout.write(json.dumps(body, ensure_ascii=False, indent=2))
