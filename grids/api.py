@@ -16,7 +16,7 @@ from gis_core.errors import InvalidInput
 from gis_core.models import Region
 
 from .models import GridKind, UnitGrid
-from .selectors.topology import topology_check
+from .selectors.topology import topology_summary
 
 __all__ = ["TopologyView", "UnitGridViewSet"]
 
@@ -96,18 +96,4 @@ class TopologyView(APIView):
         region = request.query_params.get("region")
         if not region:
             raise InvalidInput("缺少参数 region（区划代码）")
-        code = _code(region)
-        if not Region.objects.filter(code=code).exists():
-            raise InvalidInput(f"区划 {code} 不存在", details={"region": code})
-        reports = topology_check(region_code=code)
-        return Response(
-            {
-                "region": code,
-                "communities": len(reports),
-                "issues": sum(len(r.issues) for r in reports),
-                "results": [
-                    {"community": r.community, "grids": r.grids, "ok": r.ok, "issues": r.issues}
-                    for r in reports
-                ],
-            }
-        )
+        return Response(topology_summary(region_code=_code(region)))

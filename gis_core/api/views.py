@@ -238,18 +238,9 @@ class ExportView(APIView):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request, layer: str):
-        spec = get_layer(layer)
+        get_layer(layer)
         fmt = request.query_params.get("format", "geojson")
-        qs = spec.export_queryset()
-        if region := request.query_params.get("region"):
-            qs = qs.filter(code__startswith=_prefix(region))
-        result = export_layer(layer=layer, fmt=fmt, queryset=qs)
+        result = export_layer(layer=layer, fmt=fmt, region=request.query_params.get("region"))
         response = HttpResponse(result.content, content_type=result.content_type)
         response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
         return response
-
-
-def _prefix(code: str) -> str:
-    from ..codes import prefix_of
-
-    return prefix_of(_code(code))

@@ -15,6 +15,7 @@ import geopandas as gpd
 import pandas as pd
 from django.db import DatabaseError, transaction
 
+from ..codes import InvalidCode, pad_code, prefix_of
 from ..errors import InvalidInput
 from .readers import read_features
 from .registry import ImportLayer, RowError, get_layer
@@ -137,8 +138,12 @@ class ExportResult:
     filename: str
 
 
-def export_layer(*, layer: str, fmt: str, queryset: Any = None) -> ExportResult:
-    """Write a layer (or the given queryset of it) to GeoJSON, GeoPackage or CSV (WKT column)."""
+def export_layer(*, layer: str, fmt: str, queryset: Any = None, region: str | None = None) -> ExportResult:
+    """Write a layer (or the given queryset of it) to GeoJSON, GeoPackage or CSV (WKT column).
+
+    ``region`` (a division code of any level) keeps the features whose code lies
+    under it — region codes and grid codes both begin with their parents' codes.
+    """
     spec = get_layer(layer)
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(
@@ -146,6 +151,11 @@ def export_layer(*, layer: str, fmt: str, queryset: Any = None) -> ExportResult:
         )
     driver, content_type, ext = EXPORT_FORMATS[fmt]
     qs = spec.export_queryset() if queryset is None else queryset
+    if region:
+        try:
+            qs = qs.filter(code__startswith=prefix_of(pad_code(region)))
+        except InvalidCode as exc:
+            raise InvalidInput(str(exc), details={"region": region}) from None
     records, geoms = [], []
     for obj in qs.iterator(chunk_size=2000):
         props, geom = spec.export_record(obj)

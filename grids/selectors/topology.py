@@ -23,11 +23,12 @@ from django.conf import settings
 from django.db import connection
 
 from gis_core.codes import level_of, prefix_of
+from gis_core.errors import InvalidInput
 from gis_core.models import Region, RegionLevel
 
 from ..models import UnitGrid
 
-__all__ = ["CommunityTopology", "topology_check"]
+__all__ = ["CommunityTopology", "topology_check", "topology_summary"]
 
 THIN_QUOTIENT = 0.05
 
@@ -41,6 +42,23 @@ class CommunityTopology:
     @property
     def ok(self) -> bool:
         return not self.issues
+
+    def as_dict(self) -> dict:
+        return {"community": self.community, "grids": self.grids, "ok": self.ok, "issues": self.issues}
+
+
+def topology_summary(*, region_code: str | None) -> dict:
+    """The check of every community under ``region_code`` (all if None) as one report."""
+    if region_code and not Region.objects.filter(code=region_code).exists():
+        raise InvalidInput(f"区划 {region_code} 不存在", details={"region": region_code})
+    reports = topology_check(region_code=region_code)
+    return {
+        "region": region_code,
+        "communities": len(reports),
+        "communities_with_issues": sum(not r.ok for r in reports),
+        "issues": sum(len(r.issues) for r in reports),
+        "results": [r.as_dict() for r in reports],
+    }
 
 
 _SQL = """

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from gis_core.codes import InvalidCode, pad_code, prefix_of
 from gis_core.errors import InvalidInput
-from gis_core.imports.registry import get_layer, layer_names
+from gis_core.imports.registry import layer_names
 from gis_core.imports.service import EXPORT_FORMATS, export_layer
 
 _SUFFIXES = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".csv": "csv"}
@@ -34,15 +33,8 @@ class Command(BaseCommand):
             raise CommandError(
                 f"无法从扩展名“{out.suffix}”判断格式，请用 --format 指定（{'、'.join(EXPORT_FORMATS)}）"
             )
-        queryset = None
-        if region := options["region"]:
-            try:
-                prefix = prefix_of(pad_code(region))
-            except InvalidCode as exc:
-                raise CommandError(str(exc)) from None
-            queryset = get_layer(options["layer"]).export_queryset().filter(code__startswith=prefix)
         try:
-            result = export_layer(layer=options["layer"], fmt=fmt, queryset=queryset)
+            result = export_layer(layer=options["layer"], fmt=fmt, region=options["region"])
         except InvalidInput as exc:
             raise CommandError(exc.message) from None
         out.write_bytes(result.content)
