@@ -13,3 +13,5 @@ _bench_db = "postgis://postgres@{}/civgrid_bench".format(quote(str(RUN_DIR / "pg
 DATABASES["default"] = {**DATABASES["default"], **env.db_url("BENCH_DATABASE_URL", default=_bench_db)}
 DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"] or "")
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True

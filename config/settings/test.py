@@ -8,3 +8,6 @@ SECRET_KEY = "civgrid-test-key"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES["default"]["KEY_PREFIX"] = "civgrid-test"
 CELERY_TASK_ALWAYS_EAGER = False
+# static files come from the app directories (no collectstatic in tests)
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
