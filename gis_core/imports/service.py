@@ -16,7 +16,7 @@ import pandas as pd
 from django.db import DatabaseError, transaction
 
 from ..codes import InvalidCode, pad_code, prefix_of
-from ..errors import InvalidInput
+from ..errors import ApplicationError, InvalidInput
 from .readers import read_features
 from .registry import ImportLayer, RowError, get_layer
 
@@ -115,8 +115,9 @@ def import_file(
     try:
         with transaction.atomic():
             counts = spec.write(cleaned)
-    except (ValueError, DatabaseError) as exc:
-        report.errors.append({"row": None, "field": None, "message": f"写入失败，已全部回滚：{exc}"})
+    except (ApplicationError, ValueError, DatabaseError) as exc:
+        reason = exc.message if isinstance(exc, ApplicationError) else str(exc)
+        report.errors.append({"row": None, "field": None, "message": f"写入失败，已全部回滚：{reason}"})
         return report
     report.committed = True
     report.created = counts.get("created", 0)

@@ -13,7 +13,7 @@ from django.utils import timezone
 from shapely.geometry import MultiPolygon
 
 from ..codes import level_of, pad_code, parent_code
-from ..errors import Conflict
+from ..errors import Conflict, InvalidInput
 from ..geometry import geodesic_area_m2, polygonal
 from ..models import LocatorLayer, Region, RegionBoundary
 from ..names import short_name
@@ -65,7 +65,7 @@ def regions_upsert(
         parent_c = parent_code(item.code)
         parent = known.get(parent_c) if parent_c else None
         if parent_c and parent is None:
-            raise ValueError(f"{item.name}（{item.code}）的上级区划 {parent_c} 不存在")
+            raise InvalidInput(f"{item.name}（{item.code}）的上级区划 {parent_c} 不存在")
         region = known.get(item.code)
         fields = {
             "name": item.name,

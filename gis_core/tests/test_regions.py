@@ -17,7 +17,7 @@ from django.contrib.gis.geos import Point
 from django.db.models import Count
 
 from gis_core.codes import ancestor_codes, level_of, pad_code, parent_code
-from gis_core.errors import Conflict
+from gis_core.errors import Conflict, InvalidInput
 from gis_core.geometry import GeometryProblem, geodesic_area_m2
 from gis_core.models import LocatorLayer, LocatorPart, Region, RegionBoundary, RegionLevel
 from gis_core.selectors.locate import locate_point
@@ -305,7 +305,7 @@ def test_regions_upsert_missing_parent_raises_and_writes_nothing():
     good = f"{FAR_STREET_CODE[:9]}901"
     orphan = f"{FAR_STREET_CODE[:6]}999001"  # street 110101999 does not exist
     revision = locator_revision()
-    with pytest.raises(ValueError, match=f"上级区划 {orphan[:9]}000 不存在"):
+    with pytest.raises(InvalidInput, match=f"上级区划 {orphan[:9]}000 不存在"):
         regions_upsert(
             items=[
                 RegionInput(code=good, name="好社区", geom=to_shapely(square(LON, LAT))),
