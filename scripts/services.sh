@@ -11,7 +11,7 @@ mkdir -p "$RUN"
 PGBIN=/usr/lib/postgresql/$(ls /usr/lib/postgresql | sort -n | tail -1)/bin
 
 as_pg() {  # PostgreSQL refuses to run as root: use the postgres account then
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 pg_dir() {
@@ -28,7 +28,7 @@ pg_dir() {
     chown postgres "$RUN/pg/"
   fi
   mkdir -p "$RUN/pg"
-  echo "$RUN/pg"
+  readlink -f "$RUN/pg"  # the real path: the postgres account may not traverse $RUN
 }
 
 pg_start() {
@@ -65,7 +65,7 @@ CONF
 
 pg_stop() {
   [ -e "$RUN/pg/data/PG_VERSION" ] || return 0
-  as_pg "$PGBIN/pg_ctl" -D "$RUN/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  as_pg "$PGBIN/pg_ctl" -D "$(readlink -f "$RUN/pg")/data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
 redis_start() {
