@@ -1,0 +1,35 @@
+"""The services the project is configured for are the real ones and reachable."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+from config.celery import app as celery_app
+
+
+def test_cache_is_the_configured_redis():
+    key, value = f"probe-{uuid.uuid4()}", {"城市": "泸州"}
+    cache.set(key, value, 30)
+    assert cache.get(key) == value
+    client = cache._cache.get_client(key, write=False)
+    assert client.ping()
+    cache.delete(key)
+    assert cache.get(key) is None
+
+
+def test_celery_broker_is_reachable():
+    with celery_app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1)
+        assert conn.connected
+
+
+@pytest.mark.django_db
+def test_database_is_postgis():
+    with connection.cursor() as cur:
+        cur.execute("SELECT postgis_lib_version()")
+        assert cur.fetchone()[0].startswith("3.")
+    assert connection.vendor == "postgresql"
