@@ -21,13 +21,21 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture
-def api(db) -> APIClient:
+def anon_api(db) -> APIClient:
+    """No credentials at all."""
     return APIClient()
 
 
 @pytest.fixture
 def admin_api(db, django_user_model) -> APIClient:
+    """A superuser: every scope, nationwide."""
     user = django_user_model.objects.create_superuser("admin", "admin@example.com", "pw-Admin-12345")
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def api(admin_api) -> APIClient:
+    """The client feature tests use: nationwide, every scope (scoping is tested in accounts/tests)."""
+    return admin_api

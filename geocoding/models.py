@@ -37,5 +37,8 @@ class Street(models.Model):
         ordering = ["district_code", "name"]
         constraints = [models.UniqueConstraint(fields=["district_code", "name"], name="street_unique_name")]
 
+    class Scope:  # read by accounts.scoping: a street is seen where it runs
+        geom_field = "geom"
+
     def __str__(self) -> str:
         return self.name

@@ -56,6 +56,9 @@ class Region(models.Model):
 
     objects = RegionQuerySet.as_manager()
 
+    class Scope:  # read by accounts.scoping
+        region_field = "code"
+
     class Meta:
         verbose_name = "行政区划"
         verbose_name_plural = "行政区划"

@@ -12,7 +12,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 from gis_core.api.serializers import RegionSummarySerializer
 from gis_core.api.spatial import CRSGeometryField, SpatialViewMixin
 from gis_core.api.views import SPATIAL_PARAMS, _code
-from gis_core.errors import InvalidInput
+from gis_core.errors import InvalidInput, NotFound
 from gis_core.models import Region
 
 from .models import GridKind, UnitGrid
@@ -59,6 +59,7 @@ class UnitGridViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
 
     lookup_field = "code"
     lookup_value_regex = r"\d{15}"
+    required_scopes = {"GET": "grids:read"}
 
     def get_serializer_class(self):
         return UnitGridDetailSerializer if self.action == "retrieve" else UnitGridSerializer
@@ -73,7 +74,7 @@ class UnitGridViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = UnitGrid.objects.all()
+        qs = self.request.scope_queryset(UnitGrid.objects.all())
         params = self.request.query_params
         if self.action == "list":
             if region := params.get("region"):
@@ -88,6 +89,8 @@ class UnitGridViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
 class TopologyView(APIView):
     """网格拓扑检查：无效几何、重叠、空隙、超出社区、碎片。"""
 
+    required_scopes = {"GET": "topology:read"}
+
     @extend_schema(
         parameters=[OpenApiParameter("region", str, required=True, description="检查该区划内的所有社区")],
         responses=OpenApiTypes.OBJECT,
@@ -96,4 +99,7 @@ class TopologyView(APIView):
         region = request.query_params.get("region")
         if not region:
             raise InvalidInput("缺少参数 region（区划代码）")
-        return Response(topology_summary(region_code=_code(region)))
+        code = _code(region)
+        if not request.jurisdiction.covers_code(code):
+            raise NotFound(f"区划 {code} 不存在")  # the same answer as for a code that does not exist
+        return Response(topology_summary(region_code=code))

@@ -51,6 +51,9 @@ class UnitGrid(models.Model):
 
     objects = UnitGridQuerySet.as_manager()
 
+    class Scope:  # read by accounts.scoping
+        grid_field = "code"
+
     class Meta:
         verbose_name = "单元网格"
         verbose_name_plural = "单元网格"

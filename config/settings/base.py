@@ -44,8 +44,10 @@ THIRD_PARTY_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "leaflet",
+    "axes",
 ]
 LOCAL_APPS = [
+    "accounts",
     "gis_core",
     "grids",
     "geocoding",
@@ -63,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.audit.AuditContextMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 TEMPLATES = [
@@ -135,6 +139,13 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_PAGINATION_CLASS": "gis_core.api.pagination.FeaturePagination",
+    # API keys first: its WWW-Authenticate header makes a missing login a 401
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RequireScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.ApiKeyRateThrottle"],
     "PAGE_SIZE": 100,
 }
 SPECTACULAR_SETTINGS = {
@@ -144,8 +155,41 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "ApiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "cg_<前缀>_<密钥>"}
+        }
+    },
+    "SECURITY": [{"ApiKey": []}],
 }
+
+# ------------------------------------------------------------------ authentication
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses locked accounts and addresses
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.validators.CharacterClassValidator"},
+]
+# idle timeout: the session expires this long after the last request
+SESSION_COOKIE_AGE = env.int("CIVGRID_SESSION_IDLE_MINUTES", default=30) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+CSRF_COOKIE_HTTPONLY = False  # the web pages read it to send X-CSRFToken
+# django-axes: lock the account and, separately, the source address after 5 failures
+AXES_FAILURE_LIMIT = env.int("CIVGRID_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("CIVGRID_LOCKOUT_MINUTES", default=30) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.views.lockout_response"
+AXES_VERBOSE = False
 
 # ------------------------------------------------------------------ maps (admin widget; no external tiles)
 LEAFLET_CONFIG = {
@@ -164,6 +208,11 @@ CIVGRID = {
     # Topology check: gaps and overlaps smaller than this (m²) are slivers.
     "SLIVER_MAX_AREA_M2": env.float("CIVGRID_SLIVER_MAX_AREA_M2", default=10.0),
     "IMPORT_MAX_BYTES": env.int("CIVGRID_IMPORT_MAX_BYTES", default=200 * 1024 * 1024),
+    # API keys: requests per minute unless the key sets its own limit
+    "API_KEY_RATE_PER_MINUTE": env.int("CIVGRID_API_KEY_RATE_PER_MINUTE", default=600),
+    # failed API-key authentications per source address and window before 429
+    "AUTH_FAILURES_PER_WINDOW": env.int("CIVGRID_AUTH_FAILURES_PER_WINDOW", default=20),
+    "AUTH_FAILURE_WINDOW_S": env.int("CIVGRID_AUTH_FAILURE_WINDOW_S", default=600),
 }
 
 LOGGING = {

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import permissions, serializers, viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -43,6 +43,7 @@ class RegionViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
 
     lookup_field = "code"
     lookup_value_regex = r"\d{2,12}"
+    required_scopes = {"GET": "regions:read"}
 
     def get_serializer_class(self):
         return RegionDetailSerializer if self.action == "retrieve" else RegionSerializer
@@ -59,7 +60,7 @@ class RegionViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
         return super().list(request, *args, **kwargs)
 
     def get_queryset(self):
-        qs = Region.objects.all()
+        qs = self.request.scope_queryset(Region.objects.all())
         params = self.request.query_params
         if self.action == "list":
             if level := params.get("level"):
@@ -86,7 +87,11 @@ def _code(value: str) -> str:
         raise InvalidInput(str(exc), details={"code": value}) from None
 
 
-def _location_json(loc: Location) -> dict:
+def _location_json(loc: Location, covers) -> dict:
+    """A location as JSON; one outside the caller's jurisdiction says only that."""
+    deepest = loc.grid["code"] if loc.grid else loc.regions[-1]["code"] if loc.regions else None
+    if deepest is not None and not covers(deepest):
+        return {"inside": False, "grid": None, "regions": [], "message": "该点不在您的管辖范围内"}
     body = {"inside": loc.inside, "grid": loc.grid, "regions": list(loc.regions)}
     if not loc.inside:
         body["message"] = "该点不在任何单元网格内" if loc.regions else "该点不在任何已知区划和单元网格内"
@@ -105,7 +110,9 @@ LOCATION_SCHEMA = inline_serializer(
 
 
 class LocateView(APIView):
-    """点位定位：坐标 → 区划链 + 单元网格。"""
+    """点位定位：坐标 → 区划链 + 单元网格（只回答调用者管辖范围内的点）。"""
+
+    required_scopes = {"GET": "locate:read", "POST": "locate:read"}
 
     @extend_schema(
         parameters=[
@@ -118,7 +125,7 @@ class LocateView(APIView):
     def get(self, request):
         crs = parse_crs(request.query_params.get("crs"))
         lon, lat = parse_lonlat(request.query_params.get("lon"), request.query_params.get("lat"), crs)
-        body = _location_json(locate_point(lon, lat))
+        body = _location_json(locate_point(lon, lat), request.jurisdiction.covers_code)
         body["point"] = {"lon": lon, "lat": lat, "crs": "wgs84"}
         return Response(body)
 
@@ -144,7 +151,7 @@ class LocateView(APIView):
         )
         results = []
         for i, (pid, loc) in enumerate(zip(ids, locate_points(lons, lats), strict=True)):
-            item = {"index": i, **_location_json(loc)}
+            item = {"index": i, **_location_json(loc, request.jurisdiction.covers_code)}
             if pid is not None:
                 item["id"] = pid
             results.append(item)
@@ -158,7 +165,7 @@ def _bool(value) -> bool:
 class ImportView(APIView):
     """上传文件导入图层（默认试运行；commit=true 时全部写入或全部不写）。"""
 
-    permission_classes = [permissions.IsAdminUser]
+    required_scopes = {"POST": "import:write"}
 
     @extend_schema(
         request={
@@ -206,6 +213,7 @@ class ImportView(APIView):
                 columns=columns,
                 repair=_bool(request.data.get("repair")),
                 filename=upload.name,
+                allowed=request.jurisdiction.covers_code,
             )
         if report.errors:
             raise InvalidInput(
@@ -226,7 +234,9 @@ class _FileFormatParameter(DefaultContentNegotiation):
 
 
 class ExportView(APIView):
-    """导出图层为 GeoJSON / GeoPackage / CSV。"""
+    """导出图层为 GeoJSON / GeoPackage / CSV（只含调用者管辖范围内的要素）。"""
+
+    required_scopes = {"GET": "export:read"}
 
     content_negotiation_class = _FileFormatParameter
 
@@ -238,9 +248,14 @@ class ExportView(APIView):
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
     def get(self, request, layer: str):
-        get_layer(layer)
+        spec = get_layer(layer)
         fmt = request.query_params.get("format", "geojson")
-        result = export_layer(layer=layer, fmt=fmt, region=request.query_params.get("region"))
+        result = export_layer(
+            layer=layer,
+            fmt=fmt,
+            queryset=request.scope_queryset(spec.export_queryset()),
+            region=request.query_params.get("region"),
+        )
         response = HttpResponse(result.content, content_type=result.content_type)
         response["Content-Disposition"] = f'attachment; filename="{result.filename}"'
         return response

@@ -7,6 +7,7 @@ export API endpoints, Celery tasks — all call these two functions.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,13 @@ def import_file(
     columns: dict[str, str] | None = None,
     repair: bool = False,
     filename: str | None = None,
+    allowed: Callable[[str], bool] | None = None,
 ) -> ImportReport:
-    """Validate every row; write them all in one transaction only if none is bad and ``commit``."""
+    """Validate every row; write them all in one transaction only if none is bad and ``commit``.
+
+    ``allowed`` (a code → bool test, the caller's jurisdiction) rejects rows
+    whose code lies outside it.
+    """
     spec = get_layer(layer)
     path = Path(path)
     explicit = columns or {}
@@ -102,7 +108,10 @@ def import_file(
             report.errors.append({"row": i + 1, "field": "geometry", "message": read.geometry_errors[i]})
             continue
         try:
-            cleaned.append(spec.clean_row(row, context))
+            item = spec.clean_row(row, context)
+            if allowed is not None and not allowed(item.code):
+                raise RowError("code", f"{item.code} 不在您的管辖范围内")
+            cleaned.append(item)
             clean_rows.append(i)
         except RowError as exc:
             report.errors.append({"row": i + 1, "field": exc.field, "message": exc.message})

@@ -34,14 +34,15 @@ def grids_file(db, tmp_path):
     return write_vector(grid_frame(), tmp_path / "网格.geojson")
 
 
-def test_import_needs_an_administrator(api, grids_file, django_user_model):
-    response = api.post(IMPORT_URL, {"file": _upload(grids_file)})
-    assert response.status_code in (401, 403)
-    assert response.json()["error"]["code"] in ("not_authenticated", "permission_denied")
+def test_import_needs_the_import_scope(anon_api, grids_file, django_user_model):
+    response = anon_api.post(IMPORT_URL, {"file": _upload(grids_file)})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
 
+    # a user without a membership has no jurisdiction
     user = django_user_model.objects.create_user("clerk", password="pw-Clerk-12345")
-    api.force_authenticate(user)
-    _error(api.post(IMPORT_URL, {"file": _upload(grids_file)}), 403, "permission_denied")
+    anon_api.force_authenticate(user)
+    _error(anon_api.post(IMPORT_URL, {"file": _upload(grids_file)}), 403, "no_jurisdiction")
     assert not UnitGrid.objects.filter(community_code=TEST_COMMUNITY).exists()
 
 

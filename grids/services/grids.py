@@ -15,6 +15,7 @@ from gis_core.errors import InvalidInput
 from gis_core.geometry import GeometryProblem, geodesic_area_m2, polygonal
 from gis_core.models import LocatorLayer, Region, RegionLevel
 from gis_core.services.locator import LocatorItem, locator_remove, locator_replace
+from gis_core.signals import model_values, rows_written
 
 from ..models import GridKind, UnitGrid
 
@@ -84,6 +85,7 @@ def grids_upsert(*, items: list[GridInput], repair: bool = False, clean: bool = 
         Region.objects.filter(code__in={i.community_code for i in items}).values_list("code", "id")
     )
     existing = {g.code: g for g in UnitGrid.objects.filter(code__in=[i.code for i in items])}
+    before = {code: model_values(g) for code, g in existing.items()}
     to_create, to_update = [], []
     for item in items:
         geom: MultiPolygon = item.geom  # type: ignore[assignment]
@@ -116,6 +118,10 @@ def grids_upsert(*, items: list[GridInput], repair: bool = False, clean: bool = 
         ],
         batch_size=2000,
     )
+    rows_written.send(
+        UnitGrid,
+        changes=[(g.code, g.code, before.get(g.code), model_values(g)) for g in (*to_create, *to_update)],
+    )
     locator_replace(
         layer=LocatorLayer.GRID,
         items=[
@@ -131,4 +137,4 @@ def grids_upsert(*, items: list[GridInput], repair: bool = False, clean: bool = 
 @transaction.atomic
 def grid_delete(*, grid: UnitGrid) -> None:
     locator_remove(layer=LocatorLayer.GRID, codes=[grid.code])
-    grid.delete()
+    grid.delete()  # post_delete: audited

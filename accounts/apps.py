@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = "账号、权限与审计"
+
+    def ready(self) -> None:
+        from . import audit
+
+        audit.connect_signals()

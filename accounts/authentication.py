@@ -1,0 +1,79 @@
+"""API-key authentication: ``Authorization: Bearer cg_<prefix>_<secret>``.
+
+Failed attempts are counted per source address in Redis; past the limit the
+address gets 429 until the window ends, so keys cannot be guessed by brute
+force. Redis being down fails closed for keys (503), see ratelimit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from . import ratelimit
+from .models import ApiKey
+
+__all__ = ["TOKEN_RE", "ApiKeyAuthentication", "KeyUser", "hash_token"]
+
+TOKEN_RE = re.compile(r"^cg_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class KeyUser:
+    """``request.user`` for a request authenticated by an API key."""
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = id = None
+
+    def __init__(self, key: ApiKey) -> None:
+        self.key = key
+        self.username = f"key:{key.prefix}"
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class ApiKeyAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            return None
+        ip = ratelimit.client_ip(request)
+        ratelimit.check_auth_failures(ip)
+        match = TOKEN_RE.match(token.strip())
+        if not match:
+            ratelimit.count_auth_failure(ip)
+            raise exceptions.AuthenticationFailed(
+                "API 密钥格式错误（应为 cg_<前缀>_<密钥>）", code="malformed_token"
+            )
+        key = ApiKey.objects.select_related("region").filter(prefix=match.group(1)).first()
+        if key is None or not hmac.compare_digest(key.key_hash, hash_token(token.strip())):
+            ratelimit.count_auth_failure(ip)
+            raise exceptions.AuthenticationFailed("API 密钥无效", code="invalid_key")
+        if key.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("API 密钥已吊销", code="revoked_key")
+        if key.expires_at is not None and key.expires_at <= timezone.now():
+            raise exceptions.AuthenticationFailed("API 密钥已过期", code="expired_key")
+        now = timezone.now()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)  # at most once a minute
+        return KeyUser(key), key
+
+    def authenticate_header(self, request) -> str:
+        return f'{self.keyword} realm="civgrid"'
