@@ -76,7 +76,7 @@ def audit_changes(
                 region_code=region_code or "",
                 before=before,
                 after=after,
-            )  # fmt: skip
+            )
         )
     AuditEntry.objects.bulk_create(entries, batch_size=1000)
 

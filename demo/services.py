@@ -21,7 +21,7 @@ from grids.services.grids import GridInput, grids_upsert
 
 from .citygen import CityPlan, DivisionInput, build_city
 
-__all__ = ["DEMO_CITY_CODE", "demo_city_build", "demo_city_exists"]
+__all__ = ["DEMO_CITY_CODE", "DEMO_USERS", "demo_city_build", "demo_city_exists", "demo_users_create"]
 
 log = logging.getLogger(__name__)
 DEMO_CITY_CODE = pad_code("5105")  # 泸州市
@@ -86,3 +86,47 @@ def demo_city_build(*, seed: int = 1, scale: str = "small", force: bool = False)
     )
     log.info("demo city: %d regions, %d grids, %d roads", len(regions), len(plan.grids), len(plan.roads))
     return plan
+
+
+# (username, password, role, district code) — printed by `make demo`, listed in README
+DEMO_USERS: list[tuple[str, str, str, str | None]] = [
+    ("admin", "Luzhou2024-demo", "admin", None),
+    *[
+        (f"{district}_{role}", f"Luzhou{2025 + i * 5 + j}-demo", role, code)
+        for i, (district, code) in enumerate((("jiangyang", "510502"), ("longmatan", "510504")))
+        for j, role in enumerate(("admin", "operator", "field_staff", "planner", "auditor"))
+    ],
+]
+
+
+@transaction.atomic
+def demo_users_create() -> list[tuple[str, str, str, str]]:
+    """Create the demo users that do not exist yet; returns every demo user with its jurisdiction."""
+    from django.contrib.auth import get_user_model
+
+    from accounts.services import user_create
+
+    existing = set(get_user_model().objects.values_list("username", flat=True))
+    rows = []
+    for username, password, role, district in DEMO_USERS:
+        if district is None:
+            where = "全国"
+            if username not in existing:
+                user_create(
+                    username=username, password=password, roles=[role], nationwide=True, superuser=True
+                )
+        elif role == "field_staff":
+            grids = list(
+                UnitGrid.objects.filter(district_code=pad_code(district))
+                .order_by("code")
+                .values_list("code", flat=True)[:3]
+            )
+            where = "网格 " + "、".join(grids)
+            if username not in existing:
+                user_create(username=username, password=password, roles=[role], grid_codes=grids)
+        else:
+            where = Region.objects.get(code=pad_code(district)).name
+            if username not in existing:
+                user_create(username=username, password=password, roles=[role], region_code=district)
+        rows.append((username, password, role, where))
+    return rows

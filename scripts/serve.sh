@@ -32,7 +32,7 @@ case "${1:-start}" in
 
 civgrid 演示城市（泸州）已启动：
   API 文档   http://$HOST:$PORT/api/docs/
-  管理后台   http://$HOST:$PORT/admin/   （演示账号 admin / civgrid-demo-2024）
+  管理后台   http://$HOST:$PORT/admin/   （演示账号见上表）
   点位定位   http://$HOST:$PORT/api/v1/locate?lon=105.44&lat=28.87
   日志       $RUN/log/    停止：make stop
 MSG
