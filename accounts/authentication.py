@@ -40,6 +40,9 @@ class KeyUser:
         self.key = key
         self.username = f"key:{key.prefix}"
 
+    def get_username(self) -> str:
+        return self.username
+
     def __str__(self) -> str:
         return self.username
 
@@ -54,17 +57,19 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, token = header.partition(" ")
         if scheme.lower() != self.keyword.lower():
             return None
-        ip = ratelimit.client_ip(request)
-        ratelimit.check_auth_failures(ip)
         match = TOKEN_RE.match(token.strip())
-        if not match:
-            ratelimit.count_auth_failure(ip)
-            raise exceptions.AuthenticationFailed(
-                "API 密钥格式错误（应为 cg_<前缀>_<密钥>）", code="malformed_token"
-            )
-        key = ApiKey.objects.select_related("region").filter(prefix=match.group(1)).first()
+        key = ApiKey.objects.select_related("region").filter(prefix=match.group(1)).first() if match else None
         if key is None or not hmac.compare_digest(key.key_hash, hash_token(token.strip())):
+            # Only failures are counted and checked, so a valid key pays no extra Redis round trip.
+            # Past the limit an address gets 429 instead of 401 for every bad token until the
+            # window ends; guessing a 256-bit secret is hopeless anyway, this stops the hammering.
+            ip = ratelimit.client_ip(request)
+            ratelimit.check_auth_failures(ip)
             ratelimit.count_auth_failure(ip)
+            if not match:
+                raise exceptions.AuthenticationFailed(
+                    "API 密钥格式错误（应为 cg_<前缀>_<密钥>）", code="malformed_token"
+                )
             raise exceptions.AuthenticationFailed("API 密钥无效", code="invalid_key")
         if key.revoked_at is not None:
             raise exceptions.AuthenticationFailed("API 密钥已吊销", code="revoked_key")

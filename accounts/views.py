@@ -83,6 +83,7 @@ class LoginView(APIView):
         if user is None:
             raise Unauthorized("用户名或密码错误")
         login(request._request, user)
+        request.user = user  # no authentication classes here: DRF's request still holds AnonymousUser
         return Response(_me(request))
 
 

@@ -1,0 +1,423 @@
+"""The jurisdiction test: every route under /api/v1/ is walked from the URLconf
+and exercised as a user (and as an API key) of 江阳区 (district A) against
+龙马潭区 (district B). Nothing of B may come back: no status that tells B
+exists, no B code anywhere in a body, no count that includes B.
+
+A route the walk finds that the table below does not cover fails the test, so a
+new endpoint cannot ship without being checked here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib.gis.geos import Polygon
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Max
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls.resolvers import RegexPattern
+from rest_framework.test import APIClient
+
+from accounts.models import AuditEntry
+from accounts.services import user_create
+from gis_core.imports.registry import get_layer, layer_names
+from gis_core.imports.service import EXPORT_FORMATS, export_layer
+from gis_core.models import Region
+from grids.models import UnitGrid
+
+from .conftest import A_CODE, A_PREFIX, B_CODE, B_PREFIX, CITY_CODE, PASSWORD
+
+API_PREFIX = "api/v1/"
+# a B code in a body: 510504 not glued to a preceding digit or decimal point (coordinates)
+B_CODE_RE = re.compile(rf"(?<![\d.]){B_PREFIX}\d*")
+
+
+# ------------------------------------------------------------------ walking the URLconf
+
+
+def _piece(pattern) -> str:
+    text = str(pattern)
+    if isinstance(pattern, RegexPattern):
+        text = text.removeprefix("^").removesuffix("$").removesuffix(r"\Z")
+    return text
+
+
+def walk(resolver: URLResolver | None = None, prefix: str = "") -> Iterator[tuple[str, URLPattern]]:
+    """(normalized full route, pattern) of every URL pattern, depth first."""
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        route = prefix + _piece(entry.pattern)
+        if isinstance(entry, URLResolver):
+            yield from walk(entry, route)
+        else:
+            yield route, entry
+
+
+def api_routes() -> list[tuple[str, URLPattern]]:
+    return [(route, p) for route, p in walk() if route.startswith(API_PREFIX)]
+
+
+def view_class(pattern: URLPattern):
+    callback = pattern.callback
+    return getattr(callback, "cls", None) or getattr(callback, "view_class", None)
+
+
+# ------------------------------------------------------------------ checking a response
+
+
+def body_text(response) -> str:
+    raw = getattr(response, "content", None)
+    if raw is None:  # streaming
+        raw = b"".join(response.streaming_content)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def assert_no_b(response, ctx: Ctx, echoed: tuple[str, ...] = ()) -> str:
+    """No B code in the body, except what the request itself sent (echoed back in an error)."""
+    text = body_text(response)
+    leaked = set(B_CODE_RE.findall(text)) - set(echoed)
+    assert not leaked, f"{response.wsgi_request.path}: B codes in the answer: {sorted(leaked)[:10]}"
+    for code in ctx.b_grids:
+        assert code in echoed or code not in text, f"{response.wsgi_request.path}: B grid {code} leaked"
+    return text
+
+
+def expect(response, status: int, ctx: Ctx, echoed: tuple[str, ...] = (), code: str | None = None):
+    assert response.status_code == status, (response.wsgi_request.get_full_path(), response.content[:500])
+    assert_no_b(response, ctx, echoed)
+    if code is not None:
+        assert response.json()["error"]["code"] == code
+    return response
+
+
+# ------------------------------------------------------------------ the caller
+
+
+@dataclass
+class Ctx:
+    variant: str
+    client: APIClient  # district A: the operator, or the key with every scope but import:write
+    writer: APIClient  # district A with import:write
+    auditor: APIClient  # district A with audit:read
+    a_grids: list[str]
+    b_grids: list[str]
+    a_point: tuple[float, float]
+    b_point: tuple[float, float]
+    username: str | None  # the user behind ``client`` (None for a key)
+    notes: list[str] = field(default_factory=list)
+
+
+def a_regions():
+    return Region.objects.filter(code__startswith=A_PREFIX)
+
+
+def a_grids_qs():
+    return UnitGrid.objects.filter(code__startswith=A_PREFIX)
+
+
+def _extent(qs) -> tuple[float, float, float, float]:
+    from django.contrib.gis.db.models import Extent
+
+    return qs.aggregate(e=Extent("geom"))["e"]
+
+
+def _bbox_param(extent) -> str:
+    return ",".join(f"{v:.6f}" for v in extent)
+
+
+# ------------------------------------------------------------------ how each route is exercised
+
+
+def ex_regions_list(ctx: Ctx) -> None:
+    url = "/api/v1/regions"
+    cases = [
+        ({"parent": CITY_CODE}, a_regions().filter(parent__code=CITY_CODE)),
+        ({"level": "3"}, a_regions().filter(level=3)),
+        ({"level": "4"}, a_regions().filter(level=4)),
+        ({"parent": B_CODE}, Region.objects.none()),
+        ({}, a_regions()),
+        ({"q": "龙马潭"}, a_regions().filter(name__contains="龙马潭")),
+    ]
+    for params, expected in cases:
+        response = expect(ctx.client.get(url, {**params, "simplify": "50"}), 200, ctx)
+        assert response.json()["count"] == expected.count(), params
+    # and with a trailing slash (the router accepts both)
+    expect(ctx.client.get(url + "/", {"level": "3"}), 200, ctx)
+
+
+def ex_region_detail(ctx: Ctx) -> None:
+    for code in (B_CODE, "510504", "510504001000"):
+        expect(ctx.client.get(f"/api/v1/regions/{code}"), 404, ctx, echoed=(code,))
+    b_community = Region.objects.filter(code__startswith=B_PREFIX, level=5).values_list("code", flat=True)
+    for code in list(b_community[:2]):
+        expect(ctx.client.get(f"/api/v1/regions/{code}/"), 404, ctx, echoed=(code,))
+    # a parent of A is outside A as well
+    expect(ctx.client.get(f"/api/v1/regions/{CITY_CODE}"), 404, ctx)
+    response = expect(ctx.client.get(f"/api/v1/regions/{A_CODE}"), 200, ctx)
+    assert A_CODE in body_text(response)
+
+
+def ex_grids_list(ctx: Ctx) -> None:
+    url = "/api/v1/grids"
+    a_total = a_grids_qs().count()
+    response = expect(ctx.client.get(url, {"page_size": 1000}), 200, ctx)
+    assert response.json()["count"] == a_total
+    expect(ctx.client.get(url + "/", {"page_size": 5}), 200, ctx)
+    for region in (B_CODE, "510504", B_PREFIX + "001000"):
+        response = expect(ctx.client.get(url, {"region": region}), 200, ctx, echoed=(region,))
+        assert response.json()["count"] == 0
+    response = expect(ctx.client.get(url, {"region": CITY_CODE, "page_size": 1000}), 200, ctx)
+    assert response.json()["count"] == a_total
+    # a bbox around B (and one around the whole city) returns A grids only
+    b_extent = _extent(UnitGrid.objects.filter(code__startswith=B_PREFIX))
+    city_extent = _extent(UnitGrid.objects.filter(code__startswith="5105"))
+    for extent in (b_extent, city_extent):
+        response = expect(ctx.client.get(url, {"bbox": _bbox_param(extent), "page_size": 1000}), 200, ctx)
+        box = Polygon.from_bbox(tuple(float(f"{v:.6f}") for v in extent))
+        assert response.json()["count"] == a_grids_qs().filter(geom__intersects=box).count()
+    response = expect(ctx.client.get(url, {"bbox": _bbox_param(city_extent)}), 200, ctx)
+    assert response.json()["count"] == a_total
+
+
+def ex_grid_detail(ctx: Ctx) -> None:
+    for code in ctx.b_grids[:3]:
+        expect(ctx.client.get(f"/api/v1/grids/{code}"), 404, ctx, echoed=(code,))
+        expect(ctx.client.get(f"/api/v1/grids/{code}/"), 404, ctx, echoed=(code,))
+    response = expect(ctx.client.get(f"/api/v1/grids/{ctx.a_grids[0]}"), 200, ctx)
+    assert response.json()["id"] == ctx.a_grids[0]
+
+
+def ex_topology(ctx: Ctx) -> None:
+    url = "/api/v1/grids/topology"
+    for region in (B_CODE, "510504", CITY_CODE):
+        echoed = (region, region.ljust(12, "0"))
+        expect(ctx.client.get(url, {"region": region}), 404, ctx, echoed=echoed, code="not_found")
+    a_community = a_grids_qs().values_list("community_code", flat=True).first()
+    expect(ctx.client.get(url, {"region": a_community}), 200, ctx)
+
+
+def ex_locate(ctx: Ctx) -> None:
+    url = "/api/v1/locate"
+    (b_lon, b_lat), (a_lon, a_lat) = ctx.b_point, ctx.a_point
+    body = expect(ctx.client.get(url, {"lon": b_lon, "lat": b_lat}), 200, ctx).json()
+    assert body["inside"] is False and body["grid"] is None and body["regions"] == []
+    body = expect(ctx.client.get(url, {"lon": a_lon, "lat": a_lat}), 200, ctx).json()
+    assert body["inside"] is True and body["grid"]["code"].startswith(A_PREFIX)
+
+    points = [{"id": "b", "lon": b_lon, "lat": b_lat}, {"id": "a", "lon": a_lon, "lat": a_lat}]
+    body = expect(ctx.client.post(url, {"points": points}, format="json"), 200, ctx).json()
+    assert body["count"] == 2
+    b, a = body["results"]
+    assert (b["id"], b["inside"], b["grid"], b["regions"]) == ("b", False, None, [])
+    assert a["inside"] is True and a["grid"]["code"].startswith(A_PREFIX)
+    body = expect(ctx.client.post(url, {"points": [[b_lon, b_lat]] * 3}, format="json"), 200, ctx).json()
+    assert all(not r["inside"] and r["grid"] is None for r in body["results"])
+
+
+def ex_export(ctx: Ctx) -> None:
+    for layer in layer_names():
+        expected = get_layer(layer).export_queryset().filter(code__startswith=A_PREFIX)
+        for fmt in EXPORT_FORMATS:
+            response = ctx.client.get(f"/api/v1/export/{layer}", {"format": fmt})
+            text = body_text(expect(response, 200, ctx))
+            codes = None
+            if fmt == "geojson":
+                codes = [f["properties"]["code"] for f in json.loads(text)["features"]]
+            elif fmt == "csv":
+                codes = [row["code"] for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff")))]
+            if codes is not None:
+                assert len(codes) == expected.count() > 0, (layer, fmt)
+                assert all(c.startswith(A_PREFIX) for c in codes), (layer, fmt)
+        # exporting B by name: an empty file, not B
+        response = ctx.client.get(f"/api/v1/export/{layer}", {"format": "geojson", "region": B_CODE})
+        text = body_text(expect(response, 200, ctx))
+        assert json.loads(text)["features"] == []
+
+
+def _import_file(layer: str, codes: list[str]) -> SimpleUploadedFile:
+    spec = get_layer(layer)
+    result = export_layer(layer=layer, fmt="geojson", queryset=spec.export_queryset().filter(code__in=codes))
+    return SimpleUploadedFile(f"{layer}.geojson", result.content, content_type="application/geo+json")
+
+
+def _snapshot() -> tuple:
+    return (
+        UnitGrid.objects.count(),
+        UnitGrid.objects.aggregate(m=Max("updated_at"))["m"],
+        Region.objects.count(),
+        AuditEntry.objects.count(),
+        list(UnitGrid.objects.filter(code__startswith=B_PREFIX).values_list("code", "name", "households")),
+    )
+
+
+def ex_import(ctx: Ctx) -> None:
+    b_community = Region.objects.filter(code__startswith=B_PREFIX, level=5).values_list("code", flat=True)[0]
+    a_community = a_grids_qs().values_list("community_code", flat=True).first()
+    files = {
+        "grids": ([ctx.a_grids[0], ctx.b_grids[0]], [ctx.b_grids[0]]),
+        "regions": ([a_community, b_community], [b_community]),
+    }
+    for layer in layer_names():
+        codes, b_codes = files[layer]
+        before = _snapshot()
+        # the caller without import:write: refused outright
+        response = ctx.client.post(f"/api/v1/import/{layer}", {"file": _import_file(layer, codes)})
+        expect(response, 403, ctx, code="missing_scope")
+        for commit in ("false", "true"):
+            upload = _import_file(layer, codes)
+            response = ctx.writer.post(f"/api/v1/import/{layer}", {"file": upload, "commit": commit})
+            # the file names B codes itself: they may be quoted back in the row errors
+            expect(response, 400, ctx, echoed=tuple(b_codes), code="invalid_rows")
+            errors = response.json()["error"]["details"]["errors"]
+            assert any("管辖范围" in e["message"] for e in errors), errors
+        assert _snapshot() == before, "a refused import wrote something"
+
+
+def ex_audit(ctx: Ctx) -> None:
+    for region, n in ((A_CODE, 3), (B_CODE, 4), ("510504001001", 2), ("510502001001", 1)):
+        for i in range(n):
+            AuditEntry.objects.create(
+                actor="user:someone", source="api", action="update", object_type="grids.unitgrid",
+                object_id=f"{region[:12]}{i:03d}", region_code=region,
+            )  # fmt: skip
+    expected = AuditEntry.objects.filter(region_code__startswith=A_PREFIX).count()
+    assert expected >= 4
+    response = expect(ctx.auditor.get("/api/v1/audit", {"limit": 1000}), 200, ctx)
+    rows = response.json()
+    assert len(rows) == expected and all(r["region_code"].startswith(A_PREFIX) for r in rows)
+    response = expect(ctx.auditor.get("/api/v1/audit", {"object_type": "grids.unitgrid"}), 200, ctx)
+    assert all(r["region_code"].startswith(A_PREFIX) for r in response.json())
+    if ctx.variant == "user":  # the operator's role has no audit:read
+        expect(ctx.client.get("/api/v1/audit"), 403, ctx, code="missing_scope")
+
+
+def ex_login(ctx: Ctx) -> None:
+    client = APIClient()
+    response = client.post(
+        "/api/v1/auth/login", {"username": "jiangyang", "password": PASSWORD}, format="json"
+    )
+    body = expect(response, 200, ctx).json()
+    assert body["jurisdiction"] == {"nationwide": False, "region": A_CODE, "grids": []}
+    # the session works on the scoped endpoints, and sees A only
+    response = expect(client.get("/api/v1/grids", {"region": B_CODE}), 200, ctx, echoed=(B_CODE,))
+    assert response.json()["count"] == 0
+    wrong = {"username": "jiangyang", "password": "wrong-Password-1"}
+    expect(APIClient().post("/api/v1/auth/login", wrong, format="json"), 401, ctx)
+
+
+def ex_logout(ctx: Ctx) -> None:
+    client = APIClient()
+    client.post("/api/v1/auth/login", {"username": "jiangyang", "password": PASSWORD}, format="json")
+    expect(client.post("/api/v1/auth/logout"), 200, ctx)
+    expect(client.get("/api/v1/auth/me"), 401, ctx)
+
+
+def ex_me(ctx: Ctx) -> None:
+    body = expect(ctx.client.get("/api/v1/auth/me"), 200, ctx).json()
+    assert body["jurisdiction"] == {"nationwide": False, "region": A_CODE, "grids": []}
+    if ctx.username:
+        assert body["username"] == ctx.username
+    expect(APIClient().get("/api/v1/auth/me"), 401, ctx)
+
+
+#: normalized route → how a district-A caller exercises it against district B
+ROUTES: dict[str, Callable[[Ctx], None]] = {
+    "api/v1/auth/login": ex_login,
+    "api/v1/auth/logout": ex_logout,
+    "api/v1/auth/me": ex_me,
+    "api/v1/audit": ex_audit,
+    "api/v1/locate": ex_locate,
+    "api/v1/import/<str:layer>": ex_import,
+    "api/v1/export/<str:layer>": ex_export,
+    "api/v1/regions/?": ex_regions_list,
+    r"api/v1/regions/(?P<code>\d{2,12})/?": ex_region_detail,
+    "api/v1/grids/topology": ex_topology,
+    "api/v1/grids/?": ex_grids_list,
+    r"api/v1/grids/(?P<code>\d{15})/?": ex_grid_detail,
+}
+
+
+# ------------------------------------------------------------------ the tests
+
+
+def test_the_walk_finds_the_api_and_both_pattern_kinds():
+    routes = [route for route, _ in api_routes()]
+    assert "api/v1/locate" in routes  # RoutePattern
+    assert r"api/v1/regions/(?P<code>\d{2,12})/?" in routes  # RegexPattern of a DRF router
+    assert not [r for r, _ in walk() if r.startswith("admin/") and r.startswith(API_PREFIX)]
+
+
+def test_every_api_view_declares_required_scopes():
+    for route, pattern in api_routes():
+        cls = view_class(pattern)
+        assert cls is not None, f"{route}: not a DRF view, its jurisdiction cannot be enforced"
+        initkwargs = getattr(pattern.callback, "initkwargs", {}) or {}
+        scopes = initkwargs.get("required_scopes", getattr(cls, "required_scopes", None))
+        assert isinstance(scopes, dict) and scopes, f"{route}: {cls.__name__} declares no required_scopes"
+        actions = getattr(pattern.callback, "actions", None)
+        methods = (
+            set(actions) - {"options", "head"}
+            if actions
+            else {m for m in cls.http_method_names if m not in ("options", "head") and hasattr(cls, m)}
+        )
+        for method in methods:
+            assert scopes.get(method.upper()), (
+                f"{route}: {cls.__name__} declares no scope for {method.upper()}"
+            )
+
+
+@pytest.fixture(params=["user", "key"])
+def ctx(request, districts, operator_a, admin_a_api, auditor_a_api) -> Ctx:
+    if request.param == "user":
+        client = APIClient()
+        client.force_authenticate(operator_a)
+        writer, auditor, username = admin_a_api, auditor_a_api, "jiangyang"
+    else:
+        client = request.getfixturevalue("key_a_api")
+        writer, auditor, username = request.getfixturevalue("import_key_a_api"), client, None
+    return Ctx(
+        variant=request.param, client=client, writer=writer, auditor=auditor,
+        a_grids=districts.a_grids, b_grids=districts.b_grids,
+        a_point=districts.a_grid_point, b_point=districts.b_grid_point, username=username,
+    )  # fmt: skip
+
+
+def test_no_route_under_api_v1_shows_district_b_to_district_a(ctx):
+    routes = api_routes()
+    assert routes, "the URLconf walk found no API route"
+    uncovered = sorted({route for route, _ in routes} - set(ROUTES))
+    assert not uncovered, f"route not covered by the jurisdiction test: {', '.join(uncovered)}"
+    stale = sorted(set(ROUTES) - {route for route, _ in routes})
+    assert not stale, f"routes in the table that no longer exist: {stale}"
+    for route in dict.fromkeys(route for route, _ in routes):
+        ROUTES[route](ctx)
+
+
+def test_field_staff_see_only_their_grids(db, districts):
+    mine = sorted(districts.a_grids)[:3]
+    user = user_create(username="wanggeyuan", password=PASSWORD, roles=["field_staff"], grid_codes=mine)
+    client = APIClient()
+    client.force_authenticate(user)
+
+    response = client.get("/api/v1/grids", {"page_size": 1000})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["count"] == 3
+    assert sorted(f["id"] for f in body["features"]) == mine
+    # another A grid and a B grid are not found; a point in another A grid is outside
+    others = sorted(set(districts.a_grids) - set(mine))
+    assert client.get(f"/api/v1/grids/{others[0]}").status_code == 404
+    assert client.get(f"/api/v1/grids/{districts.b_grids[0]}").status_code == 404
+    assert client.get("/api/v1/grids", {"region": A_CODE}).json()["count"] == 3
+    lon, lat = districts.b_grid_point
+    assert client.get("/api/v1/locate", {"lon": lon, "lat": lat}).json()["inside"] is False
