@@ -26,14 +26,14 @@ case "${1:-start}" in
     .venv/bin/celery -A config worker --detach --concurrency 2 --loglevel INFO \
       --pidfile "$RUN/celery.pid" --logfile "$RUN/log/celery.log"
     for _ in $(seq 1 100); do
-      curl -fsS -o /dev/null "http://$HOST:$PORT/api/v1/regions/?level=1&page_size=1" && break; sleep 0.2
+      curl -fsS -o /dev/null "http://$HOST:$PORT/api/schema/" && break; sleep 0.2
     done
     cat <<MSG
 
 civgrid 演示城市（泸州）已启动：
   API 文档   http://$HOST:$PORT/api/docs/
   管理后台   http://$HOST:$PORT/admin/   （演示账号见上表）
-  点位定位   http://$HOST:$PORT/api/v1/locate?lon=105.44&lat=28.87
+  点位定位   http://$HOST:$PORT/api/v1/locate?lon=105.44&lat=28.87 （先在管理后台登录，或带 API 密钥）
   日志       $RUN/log/    停止：make stop
 MSG
     ;;
