@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import time
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -47,6 +48,29 @@ class KeyUser:
         return self.username
 
 
+# Keys read from the database are kept this long per process, to spare a query
+# per request; revocation and expiry therefore take effect within this delay.
+KEY_CACHE_SECONDS = 5.0
+_key_cache: dict[str, tuple[float, ApiKey | None]] = {}
+
+
+def _lookup(prefix: str) -> ApiKey | None:
+    now = time.monotonic()
+    cached = _key_cache.get(prefix)
+    if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
+        return cached[1]
+    key = ApiKey.objects.select_related("region").filter(prefix=prefix).first()
+    if len(_key_cache) > 10_000:
+        _key_cache.clear()
+    _key_cache[prefix] = (now, key)
+    return key
+
+
+def forget_key(prefix: str) -> None:
+    """Drop a key from this process's cache (called on revocation)."""
+    _key_cache.pop(prefix, None)
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -58,7 +82,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if scheme.lower() != self.keyword.lower():
             return None
         match = TOKEN_RE.match(token.strip())
-        key = ApiKey.objects.select_related("region").filter(prefix=match.group(1)).first() if match else None
+        key = _lookup(match.group(1)) if match else None
         if key is None or not hmac.compare_digest(key.key_hash, hash_token(token.strip())):
             # Only failures are counted and checked, so a valid key pays no extra Redis round trip.
             # Past the limit an address gets 429 instead of 401 for every bad token until the

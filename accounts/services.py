@@ -16,7 +16,7 @@ from gis_core.codes import InvalidCode, pad_code
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.models import Region
 
-from .authentication import hash_token
+from .authentication import forget_key, hash_token
 from .models import ApiKey, Membership, Role
 from .permissions import SCOPES
 
@@ -134,4 +134,5 @@ def apikey_revoke(*, prefix: str) -> ApiKey:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+    forget_key(prefix)  # other processes notice within KEY_CACHE_SECONDS
     return key

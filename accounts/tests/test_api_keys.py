@@ -15,6 +15,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts import authentication
 from accounts.models import ApiKey, Membership
 from accounts.services import apikey_issue, apikey_revoke
 
@@ -87,12 +88,32 @@ def test_an_unknown_key_is_401(db):
     _unauthorized(bearer(wrong).get(GRIDS), "invalid_key")
 
 
-def test_an_expired_key_is_401(db):
+def test_an_expired_key_is_401(db, monkeypatch):
     issued = _key(expires_at=timezone.now() + dt.timedelta(days=1))
     assert bearer(issued.token).get(GRIDS, {"page_size": 1}).status_code == 200
+    # the expiry is edited in the database by someone else: seen once the per-process cache lapses
     ApiKey.objects.filter(pk=issued.key.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    monkeypatch.setattr(authentication, "KEY_CACHE_SECONDS", 0.0)
 
     _unauthorized(bearer(issued.token).get(GRIDS), "expired_key")
+
+
+def test_a_key_expiring_while_cached_is_401_at_once(db):
+    issued = _key(expires_at=timezone.now() + dt.timedelta(seconds=1))
+    assert bearer(issued.token).get(GRIDS, {"page_size": 1}).status_code == 200
+    cached_key = authentication._key_cache[issued.key.prefix][1]
+    cached_key.expires_at = timezone.now() - dt.timedelta(seconds=1)  # time has passed its expiry
+
+    _unauthorized(bearer(issued.token).get(GRIDS), "expired_key")
+
+
+def test_a_key_revoked_by_another_process_is_401_after_the_cache_delay(db, monkeypatch):
+    issued = _key()
+    assert bearer(issued.token).get(GRIDS, {"page_size": 1}).status_code == 200
+    ApiKey.objects.filter(pk=issued.key.pk).update(revoked_at=timezone.now())
+    monkeypatch.setattr(authentication, "KEY_CACHE_SECONDS", 0.0)
+
+    _unauthorized(bearer(issued.token).get(GRIDS), "revoked_key")
 
 
 def test_a_revoked_key_is_401(db):
