@@ -13,7 +13,7 @@ from django.db import transaction
 from geocoding.models import Street
 from geocoding.services.streets import StreetInput, streets_upsert
 from gis_core.codes import pad_code
-from gis_core.models import Region, RegionLevel
+from gis_core.models import LocatorLayer, Region, RegionLevel
 from gis_core.services.locator import locator_remove
 from gis_core.services.regions import RegionInput, gazetteer_load, regions_upsert
 from grids.models import UnitGrid
@@ -47,10 +47,10 @@ def demo_city_exists() -> bool:
 def _clear() -> None:
     prefix = DEMO_CITY_CODE[:4]
     grids = list(UnitGrid.objects.filter(code__startswith=prefix).values_list("code", flat=True))
-    locator_remove(layer="grid", codes=grids)
+    locator_remove(layer=LocatorLayer.GRID, codes=grids)
     UnitGrid.objects.filter(code__in=grids).delete()
     communities = Region.objects.filter(code__startswith=prefix, level=RegionLevel.COMMUNITY)
-    locator_remove(layer="region", codes=list(communities.values_list("code", flat=True)))
+    locator_remove(layer=LocatorLayer.REGION, codes=list(communities.values_list("code", flat=True)))
     communities.delete()
     Street.objects.filter(district_code__startswith=prefix).delete()
 

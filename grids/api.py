@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
+from gis_core.api.params import parse_code
 from gis_core.api.serializers import RegionSummarySerializer
 from gis_core.api.spatial import CRSGeometryField, SpatialViewMixin
-from gis_core.api.views import SPATIAL_PARAMS, _code
+from gis_core.api.views import SPATIAL_PARAMS
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.models import Region
 
@@ -78,7 +79,7 @@ class UnitGridViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
         params = self.request.query_params
         if self.action == "list":
             if region := params.get("region"):
-                qs = qs.in_region(_code(region))
+                qs = qs.in_region(parse_code(region))
             if kind := params.get("kind"):
                 if kind not in GridKind.values:
                     raise InvalidInput(f"kind 应为 {' / '.join(GridKind.values)}", details={"kind": kind})
@@ -99,7 +100,7 @@ class TopologyView(APIView):
         region = request.query_params.get("region")
         if not region:
             raise InvalidInput("缺少参数 region（区划代码）")
-        code = _code(region)
+        code = parse_code(region)
         if not request.jurisdiction.covers_code(code):
             raise NotFound(f"区划 {code} 不存在")  # the same answer as for a code that does not exist
         return Response(topology_summary(region_code=code))

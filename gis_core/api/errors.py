@@ -48,9 +48,6 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, SuspiciousOperation):
         exc = exceptions.ParseError(str(exc))
-    elif isinstance(exc, exceptions.Throttled) and not str(exc.detail).startswith("认证"):
-        wait = int(exc.wait or 0)
-        exc = exceptions.Throttled(wait=exc.wait, detail=f"请求过于频繁，请 {wait} 秒后再试")
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -10,9 +10,18 @@ import math
 import numpy as np
 
 from .. import crs as crs_mod
+from ..codes import InvalidCode, pad_code
 from ..errors import InvalidInput
 
-__all__ = ["parse_bbox", "parse_crs", "parse_float", "parse_lonlat", "parse_points", "parse_simplify"]
+__all__ = [
+    "parse_bbox",
+    "parse_code",
+    "parse_crs",
+    "parse_float",
+    "parse_lonlat",
+    "parse_points",
+    "parse_simplify",
+]
 
 
 def parse_crs(value: str | None) -> str:
@@ -103,3 +112,11 @@ def parse_simplify(value: str | None) -> float | None:
     if not 0 <= tol <= 1000:
         raise InvalidInput("simplify 为以米计的容差，取值 0–1000", details={"simplify": value})
     return tol or None
+
+
+def parse_code(value: str) -> str:
+    """A division code of any length (2–12 digits) → its 12-digit form."""
+    try:
+        return pad_code(value)
+    except InvalidCode as exc:
+        raise InvalidInput(str(exc), details={"code": value}) from None

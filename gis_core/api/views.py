@@ -15,13 +15,12 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..codes import InvalidCode, pad_code
 from ..errors import InvalidInput, TooLarge
 from ..imports.registry import get_layer
 from ..imports.service import EXPORT_FORMATS, export_layer, import_file
 from ..models import Region
 from ..selectors.locate import Location, locate_point, locate_points
-from .params import parse_crs, parse_lonlat, parse_points
+from .params import parse_code, parse_crs, parse_lonlat, parse_points
 from .serializers import RegionDetailSerializer, RegionSerializer
 from .spatial import SpatialViewMixin
 
@@ -68,7 +67,7 @@ class RegionViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
                     raise InvalidInput("level 应为 1–5", details={"level": level})
                 qs = qs.filter(level=int(level))
             if parent := params.get("parent"):
-                qs = qs.filter(parent__code=_code(parent))
+                qs = qs.filter(parent__code=parse_code(parent))
             if q := params.get("q"):
                 qs = qs.filter(name__contains=q.strip())
             if params.get("has_geometry") in ("1", "true"):
@@ -76,15 +75,8 @@ class RegionViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
         return self.apply_spatial(qs)
 
     def get_object(self):
-        self.kwargs["code"] = _code(self.kwargs["code"])
+        self.kwargs["code"] = parse_code(self.kwargs["code"])
         return super().get_object()
-
-
-def _code(value: str) -> str:
-    try:
-        return pad_code(value)
-    except InvalidCode as exc:
-        raise InvalidInput(str(exc), details={"code": value}) from None
 
 
 def _location_json(loc: Location, covers) -> dict:
