@@ -11,3 +11,5 @@ CELERY_TASK_ALWAYS_EAGER = False
 # static files come from the app directories (no collectstatic in tests)
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# parallel test runs (several checkouts or helpers on one server) each name their own database
+DATABASES["default"]["TEST"] = {"NAME": env("CIVGRID_TEST_DB", default="test_civgrid")}  # noqa: F405

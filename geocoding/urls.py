@@ -1,0 +1,3 @@
+"""Geocoding API routes."""
+
+urlpatterns: list = []
