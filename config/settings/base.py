@@ -213,6 +213,11 @@ CIVGRID = {
     # failed API-key authentications per source address and window before 429
     "AUTH_FAILURES_PER_WINDOW": env.int("CIVGRID_AUTH_FAILURES_PER_WINDOW", default=20),
     "AUTH_FAILURE_WINDOW_S": env.int("CIVGRID_AUTH_FAILURE_WINDOW_S", default=600),
+    # geocoding: longest address accepted, addresses per batch call, reverse search radius (m)
+    "GEOCODE_MAX_CHARS": 500,
+    "GEOCODE_BATCH_MAX": env.int("CIVGRID_GEOCODE_BATCH_MAX", default=10_000),
+    "REVERSE_RADIUS_M": env.float("CIVGRID_REVERSE_RADIUS_M", default=200.0),
+    "REVERSE_MAX_RADIUS_M": 5000.0,
 }
 
 LOGGING = {

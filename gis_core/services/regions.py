@@ -188,4 +188,20 @@ def gazetteer_load(*, directory: Path = GAZETTEER_DIR) -> dict[str, int]:
                 ],
             )
             counts[filename.removesuffix(".csv")] = len(rows)
+        # former names of renamed and merged divisions, kept as aliases (the address parser reads them)
+        former = (
+            _read_csv(directory / "former_names.csv") if (directory / "former_names.csv").exists() else []
+        )
+        if former:
+            cur.execute(
+                f"""
+                UPDATE {table} r
+                SET aliases = ARRAY(SELECT DISTINCT unnest(r.aliases::text[] || t.names) ORDER BY 1)
+                FROM (SELECT code, array_agg(name) AS names
+                      FROM unnest(%s::text[], %s::text[]) AS f(code, name) GROUP BY code) t
+                WHERE r.code = t.code AND NOT r.aliases::text[] @> t.names
+                """,
+                [[r["code"] for r in former], [r["former_name"] for r in former]],
+            )
+            counts["former_names"] = len(former)
     return counts
