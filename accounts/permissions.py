@@ -26,9 +26,10 @@ SCOPES: dict[str, str] = {
     "export:read": "导出图层",
     "import:write": "导入图层",
     "audit:read": "查看审计记录",
+    "geocode:read": "地址编码（正向、逆向、联想、批量任务）",
 }
 
-_READ_MAP = {"regions:read", "grids:read", "locate:read"}
+_READ_MAP = {"regions:read", "grids:read", "locate:read", "geocode:read"}
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
     Role.OPERATOR: frozenset(_READ_MAP | {"topology:read", "export:read"}),

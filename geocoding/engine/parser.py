@@ -249,6 +249,13 @@ def _expand(st: State, text: str, gaz: Gazetteer, visible: Visible | None) -> li
         for e, w in fits:
             tok = Token(e.kind, p, p + length, text[p : p + length], e, w)
             out.append(_entity_state(st, tok, _gain(e, length, w)))
+        if not fits and length >= 3 and st.ctx is not None and st.stage == 0:
+            # a full region name that does not nest in the context (江阳区小市街道): read as a
+            # contradiction, not as noise — the answer stays at the context, with less confidence
+            e = next((e for e, w in entries if e.kind == Kind.REGION and w == 1.0 and e.level >= 3), None)
+            if e is not None:
+                tok = Token("conflict", p, p + length, text[p : p + length], None, value={"name": e.name})
+                out.append(_with(st, tok, 0.0))
         if fits:
             longest_exact = max(longest_exact, length)
     # a typo is looked for where no name of three or more characters starts, after a name or at the start

@@ -86,7 +86,7 @@ def _components(st: State) -> dict[str, str]:
             out["poi"] = tok.text
         elif tok.kind in _COMPONENT:
             out[_COMPONENT[tok.kind]] = tok.text
-        elif tok.kind == "skip":
+        elif tok.kind in ("skip", "conflict"):
             rest.append(tok.text)
     if rest:
         out["rest"] = "".join(rest)
@@ -209,6 +209,11 @@ def _place_state(st: State, gaz: Gazetteer, covers: Covers | None) -> Placement:
         pl.point = _offset(pl.point, offset["dx"], offset["dy"])
         pl.grid_code = pl.region_code = ""  # moved: to be located again
         lost *= 0.95
+    conflicts = [t.text for t in st.tokens if t.kind == "conflict"]
+    if conflicts:
+        lost *= 0.6 ** len(conflicts)
+        where = st.ctx.name if st.ctx is not None else ""
+        pl.message = pl.message or f"“{'、'.join(conflicts)}”不在{where}内，已按{where}定位"
     typos = 0.85**st.typos
     skipped = 0.96 ** min(st.skipped, 10)
     alias = min((t.weight for t in st.tokens if t.entity is not None), default=1.0)

@@ -30,7 +30,15 @@ from ..engine.placement import Placement, place
 from ..models import Building as BuildingRow
 from ..models import DoorPlate, GazetteerRevision, Place, Poi, Street
 
-__all__ = ["gazetteer", "geocode", "geocode_batch", "resolve_context", "standard_address"]
+__all__ = [
+    "check_text",
+    "gazetteer",
+    "geocode",
+    "geocode_batch",
+    "resolve_context",
+    "standard_address",
+    "visibility",
+]
 
 NATIONWIDE = Jurisdiction(nationwide=True)
 
@@ -142,7 +150,8 @@ def standard_address(gaz: Gazetteer, pl: Placement, regions: Sequence[dict]) -> 
     return "".join(parts)
 
 
-def _visible(jurisdiction: Jurisdiction):
+def visibility(jurisdiction: Jurisdiction):
+    """(entity predicate, grid-code predicate) for a scoped caller; (None, None) nationwide."""
     if jurisdiction.nationwide:
         return None, None
 
@@ -159,7 +168,7 @@ def _visible(jurisdiction: Jurisdiction):
     return visible, covers
 
 
-def _check_text(text) -> str | None:
+def check_text(text) -> str | None:
     """The reason a query cannot be geocoded, or None."""
     if not isinstance(text, str):
         return "地址应为文本"
@@ -194,11 +203,11 @@ def geocode_batch(
     jurisdiction = jurisdiction or NATIONWIDE
     gaz = gazetteer()
     context = resolve_context(gaz, city)
-    visible, covers = _visible(jurisdiction)
+    visible, covers = visibility(jurisdiction)
     results: list[dict | None] = [None] * len(texts)
     placed: list[tuple[int, Placement]] = []
     for i, text in enumerate(texts):
-        problem = _check_text(text)
+        problem = check_text(text)
         if problem:
             results[i] = _invalid(text, problem)
             continue
