@@ -121,7 +121,7 @@ def test_normalize_leaves_numerals_in_names():
 
 # ------------------------------------------------------------------ regions
 def test_full_address_to_street():
-    parsed, pl = geocode("四川省泸州市江阳区南城街道")
+    _, pl = geocode("四川省泸州市江阳区南城街道")
     assert pl.status == "ok"
     assert pl.match_level == "street"
     assert pl.region.code == "510502001000"
