@@ -88,7 +88,10 @@ class GeocodeView(APIView):
             raise InvalidInput(problem, details={"q": q[:50]})
         crs = parse_crs(request.query_params.get("crs"))
         city = request.query_params.get("city")
-        return Response(geocode_batch([q], city=city, crs=crs, jurisdiction=request.jurisdiction)[0])
+        result = geocode_batch([q], city=city, crs=crs, jurisdiction=request.jurisdiction)[0]
+        if result["status"] == "invalid":
+            raise InvalidInput(result["message"], details={"q": q[:50]})
+        return Response(result)
 
 
 class GeocodeBatchView(APIView):

@@ -121,9 +121,16 @@ def resolve_context(gaz: Gazetteer, city: str | None) -> Entity | None:
         if region is None:
             raise InvalidInput(f"city 参数中的区划代码 {value} 不存在", code="invalid_city")
         return region
+    # a name on its own (南京, 鼓楼区): the highest level carrying it, if only one region there does
+    exact = [(e, w) for e, w in gaz.names.get(normalize(value), ()) if e.kind == Kind.REGION]
+    if exact:
+        top = min(e.level for e, _ in exact)
+        at_top = {id(e): e for e, _ in exact if e.level == top}
+        if len(at_top) == 1:
+            return next(iter(at_top.values()))
     parsed = parse(normalize(value), gaz)
     st = parsed.state
-    if st.ctx is None or len(parsed.best) > 1 or st.skipped:
+    if st.ctx is None or len(parsed.best) > 1 or st.skipped or st.typos or st.stage:
         raise InvalidInput(f"无法识别 city 参数“{value}”，请给出城市名称或区划代码", code="invalid_city")
     return st.ctx
 

@@ -93,11 +93,15 @@ def suggest(q: str, *, limit: int = 10, jurisdiction: Jurisdiction | None = None
             if str(d.number).startswith(digits) and (covers is None or covers(d.grid_code))
         ]
         doors.sort(key=lambda d: (len(str(d.number)), d.number, d.suffix))
-        head = _label(gaz, state.road)
         for d in doors[:limit]:
+            head = (
+                "".join(r.name for r in gaz.chain(d.region_code) if r.name != "市辖区")
+                if d.region_code
+                else ""
+            )
             out.append(
                 {
-                    "text": head + d.label,
+                    "text": head + state.road.name + d.label,
                     "name": state.road.name + d.label,
                     "kind": "door",
                     "location": {"lon": round(d.point[0], 7), "lat": round(d.point[1], 7), "crs": "wgs84"},
@@ -119,7 +123,10 @@ def suggest(q: str, *, limit: int = 10, jurisdiction: Jurisdiction | None = None
                 continue
             if e.kind == Kind.REGION and not jurisdiction.nationwide and not jurisdiction.covers_code(e.code):
                 continue
-            rank = (_KIND_RANK[e.kind] if state.ctx is not None else e.level, len(name), -weight, name)
+            # below a district, its roads/places/POIs first; above, the next regions down first
+            deep = state.ctx is not None and state.ctx.level >= 3
+            group = _KIND_RANK[e.kind] if deep else e.level
+            rank = (group, len(name), -weight, name)
             found[id(e)] = (rank, e)
     for _, e in sorted(found.values(), key=lambda x: x[0])[:limit]:
         out.append(_entity_json(gaz, e))
