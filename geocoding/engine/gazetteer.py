@@ -268,6 +268,10 @@ class Gazetteer:
         p = prefix_of(code)
         return [e for n in (2, 4, 6, 9, 12) if n <= len(p) and (e := self.by_prefix.get(p[:n])) is not None]
 
+    def chain_name(self, code: str) -> str:
+        """The names of a region's chain run together (四川省泸州市江阳区), without 市辖区."""
+        return "".join(e.name for e in self.chain(code) if e.name != "市辖区") if code else ""
+
     def road_doors(self, road: Entity) -> list[Door]:
         """Doors on every row of the road's name in its city (a road crossing districts has a row in each)."""
         rows = self.road_rows.get((road.code[:4], normalize(road.name)), [road])
