@@ -248,9 +248,7 @@ def place(parsed: Parse, gaz: Gazetteer, *, covers: Covers | None = None) -> Pla
             common = r
     candidates = [
         {
-            "address": "".join(e.name for e in gaz.chain(pl.region.code) if e.name != "市辖区")
-            if pl.region
-            else "",
+            "address": gaz.chain_name(pl.region.code) if pl.region else "",
             "match_level": pl.match_level,
             "region_code": pl.region.code if pl.region else None,
         }

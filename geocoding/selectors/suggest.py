@@ -34,10 +34,8 @@ def _sorted_names(gaz: Gazetteer) -> list[str]:
 
 def _label(gaz: Gazetteer, e: Entity) -> str:
     if e.kind == Kind.REGION:
-        return "".join(r.name for r in gaz.chain(e.code) if r.name != "市辖区")
-    district = gaz.by_prefix.get(e.district)
-    head = "".join(r.name for r in gaz.chain(district.code) if r.name != "市辖区") if district else ""
-    return head + e.name
+        return gaz.chain_name(e.code)
+    return gaz.chain_name(e.region_code or e.code) + e.name
 
 
 def _entity_json(gaz: Gazetteer, e: Entity) -> dict:
@@ -94,11 +92,7 @@ def suggest(q: str, *, limit: int = 10, jurisdiction: Jurisdiction | None = None
         ]
         doors.sort(key=lambda d: (len(str(d.number)), d.number, d.suffix))
         for d in doors[:limit]:
-            head = (
-                "".join(r.name for r in gaz.chain(d.region_code) if r.name != "市辖区")
-                if d.region_code
-                else ""
-            )
+            head = gaz.chain_name(d.region_code)
             out.append(
                 {
                     "text": head + state.road.name + d.label,
