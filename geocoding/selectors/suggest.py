@@ -103,7 +103,24 @@ def suggest(q: str, *, limit: int = 10, jurisdiction: Jurisdiction | None = None
             )
         return out
     if not tail:
-        return out
+        # a complete element typed (…江阳区): what comes next — its sub-regions, then its roads and places
+        ctx = state.ctx
+        if ctx is None or state.stage > 0:
+            return out
+        below = [
+            e
+            for e in gaz.children.get(ctx.code, ())
+            if jurisdiction.nationwide or jurisdiction.covers_code(e.code)
+        ]
+        if ctx.level >= 3:
+            subs = [
+                e
+                for e in gaz.subs_in.get(ctx.prefix[:6], ())
+                if (visible is None or visible(e))
+                and (e.kind == Kind.ROAD or e.prefix.startswith(ctx.prefix))
+            ]
+            below += sorted(subs, key=lambda e: (_KIND_RANK[e.kind], e.name))
+        return [_entity_json(gaz, e) for e in below[:limit]]
     names = _sorted_names(gaz)
     start = bisect.bisect_left(names, tail)
     found: dict[int, tuple] = {}

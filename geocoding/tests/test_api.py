@@ -213,6 +213,10 @@ def test_suggest_completes_roads_places_and_doors(api):
     assert all(item["name"].startswith(f"{road}{str(door.number)[0]}") for item in body["results"])
     body = api.get("/api/v1/geocode/suggest", {"q": "四川省泸州市江"}).json()
     assert body["results"][0]["name"] == "江阳区"
+    # a complete element: what comes below it
+    body = api.get("/api/v1/geocode/suggest", {"q": "北京东城"}).json()
+    assert body["results"] and all(item["text"].startswith("北京市东城区") for item in body["results"])
+    assert all(item["level"] == 4 for item in body["results"])
     assert api.get("/api/v1/geocode/suggest", {"q": ""}).json()["results"] == []
     assert api.get("/api/v1/geocode/suggest", {"q": "泸", "limit": "0"}).status_code == 400
     assert api.get("/api/v1/geocode/suggest").status_code == 400
