@@ -264,6 +264,10 @@ def _answer(text: str, pl: Placement, loc, gaz: Gazetteer, jurisdiction: Jurisdi
     if pl.status == "not_found":
         body["message"] = pl.message
         return body
+    if pl.match_kind == "region" or pl.status == "ambiguous":
+        # placed at a region's representative point: the answer is the region understood, not the
+        # grid or community that point happens to fall in
+        loc = None
     regions = list(loc.regions) if loc is not None and loc.regions else []
     if not regions and pl.region is not None:
         regions = [_region_json(e) for e in gaz.chain(pl.region.code)]

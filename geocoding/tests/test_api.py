@@ -228,3 +228,15 @@ def test_gazetteer_edits_are_seen_at_once(api):
     assert api.get("/api/v1/geocode", {"q": q}).json()["match_level"] == "door"
     DoorPlate.objects.filter(pk=door.pk).delete()
     assert api.get("/api/v1/geocode", {"q": q}).json()["match_level"] != "door"
+
+
+def test_region_fallback_answers_the_region_not_the_grid_of_its_centre(api):
+    # 分水岭镇 is in the gazetteer but has no boundary in the demo city: its district's point, its chain
+    body = api.get("/api/v1/geocode", {"q": "四川省泸州市江阳区分水岭镇"}).json()
+    assert body["status"] == "ok"
+    assert body["match_level"] == "district"
+    assert body["grid"] is None
+    assert body["regions"][-1]["name"] == "分水岭镇"
+    assert body["address"] == "四川省泸州市江阳区分水岭镇"
+    assert body["location"] is not None
+    assert body["confidence"] < 0.6
