@@ -2,7 +2,8 @@
 # PostGIS + Redis under .run/) and can be run on a fresh machine.
 #   make demo   set up, load the demo city, serve http://127.0.0.1:8000
 #   make test   set up and run the whole test suite (what .ci/run calls)
-#   make bench  benchmarks against the large demo city (see BENCHMARKS.md)
+#   make bench  benchmarks against the large demo city (see BENCHMARKS.md);
+#               make bench BENCH=geocode runs one part
 #   make stop   stop what `make demo` started
 
 SHELL := /bin/bash
@@ -44,8 +45,17 @@ test: services lint
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest
 
+# BENCH=geocode (or locate) runs one part; the benchmark-only packages
+# (requirements-bench.txt: cpca, jionlp and their needs) go into .venv here only, once
+# per change of that file (stamp .venv/.bench-sha, like scripts/setup.sh does)
+BENCH ?=
 bench: services
-	@DJANGO_SETTINGS_MODULE=config.settings.bench $(PY) -m bench
+	@want=$$(sha256sum requirements-bench.txt | cut -d' ' -f1); \
+	if [ "$$want" != "$$(cat .venv/.bench-sha 2>/dev/null)" ]; then \
+	  echo "==> installing benchmark-only Python dependencies (requirements-bench.txt)"; \
+	  $(PY) -m pip install -q -r requirements-bench.txt && echo "$$want" > .venv/.bench-sha; \
+	fi
+	@DJANGO_SETTINGS_MODULE=config.settings.bench $(PY) -m bench $(BENCH)
 
 clean: stop
 	rm -rf $(RUN)

@@ -14,23 +14,18 @@
 
 from __future__ import annotations
 
-import http.client
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
+from bench.serving import api_key, gunicorn, percentiles, time_get
 from gis_core.selectors.locate import locate_grid_codes, locate_point
 from grids.models import UnitGrid
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _grids() -> gpd.GeoDataFrame:
@@ -87,17 +82,6 @@ def bulk(n: int, repeats: int) -> dict:
     return result
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _percentiles(samples: list[float]) -> dict:
-    q = np.percentile(np.array(samples) * 1000, [50, 95, 99])
-    return {"p50_ms": q[0], "p95_ms": q[1], "p99_ms": q[2], "requests": len(samples)}
-
-
 def single(n: int) -> dict:
     grids = _grids()
     pts = grids.geometry.representative_point()
@@ -109,55 +93,16 @@ def single(n: int) -> dict:
         t = time.perf_counter()
         locate_point(pts.iloc[i].x, pts.iloc[i].y)
         t_sel.append(time.perf_counter() - t)
-    from accounts.services import apikey_issue
+    token = api_key(["locate:read"])
 
-    token = apikey_issue(
-        name="bench", scopes=["locate:read"], nationwide=True, rate_limit_per_minute=10_000_000
-    ).token
-    port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
-    server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        samples = []
-        for k, i in enumerate(sample):
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            t = time.perf_counter()
-            conn.request(
-                "GET",
-                f"/api/v1/locate?lon={pts.iloc[i].x:.7f}&lat={pts.iloc[i].y:.7f}",
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            resp = conn.getresponse()
-            resp.read()
-            elapsed = time.perf_counter() - t
-            conn.close()
-            if resp.status != 200:
-                raise RuntimeError(f"/locate answered {resp.status}")
-            if k >= 50:  # first requests warm the worker
-                samples.append(elapsed)
-    finally:
-        server.terminate()
-        server.wait(10)
-    result = {"http": _percentiles(samples), "selector": _percentiles(t_sel)}
+    def check(status: int, body: bytes) -> None:
+        if status != 200:
+            raise RuntimeError(f"/locate answered {status}")
+
+    paths = (f"/api/v1/locate?lon={pts.iloc[i].x:.7f}&lat={pts.iloc[i].y:.7f}" for i in sample)
+    with gunicorn() as port:
+        samples, _ = time_get(port, paths, token, warmup=50, check=check)
+    result = {"http": percentiles(samples), "selector": percentiles(t_sel)}
     print(
         "single GET /api/v1/locate over HTTP: p50 {p50_ms:.2f} ms, p95 {p95_ms:.2f} ms, "
         "p99 {p99_ms:.2f} ms ({requests} requests)".format(**result["http"])
