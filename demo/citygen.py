@@ -11,24 +11,33 @@ vertices and every level of the hierarchy is an exact partition (no gaps, no ove
 centroid falls inside a seeded irregular blob form the city (one 4-connected piece, holes filled);
 each cell is one unit grid (单元网格).  Districts, streets and communities are nearest-seed
 partitions of the cells, roads run along every ``ROAD_EVERY``-th lattice row and column.
+Door plates along the roads, compounds with their buildings, and POIs come from
+:mod:`demo.addressgen`, drawn from a generator of their own (seed, 1), so adding them left the
+rest of the plan as it was.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import shapely
 from pyproj import Transformer
 
+from .addressgen import BuildingSpec, DoorSpec, PlaceSpec, PoiSpec, plan_addresses
+
 __all__ = [
     "CELL_SIZE_M",
     "CENTER_LONLAT",
     "SCALES",
+    "BuildingSpec",
     "CityPlan",
     "DivisionInput",
+    "DoorSpec",
     "GridSpec",
+    "PlaceSpec",
+    "PoiSpec",
     "RegionSpec",
     "RoadSpec",
     "ScaleSpec",
@@ -99,6 +108,12 @@ class CityPlan:
     regions: list[RegionSpec]  # districts, then streets, then communities
     grids: list[GridSpec]
     roads: list[RoadSpec]
+    # the address gazetteer (demo.addressgen): door plates by road, then side, then number
+    doors: list[DoorSpec] = field(default_factory=list)
+    door_gaps: list[DoorSpec] = field(default_factory=list)  # numbers left out, where they would stand
+    places: list[PlaceSpec] = field(default_factory=list)  # compounds (小区)
+    buildings: list[BuildingSpec] = field(default_factory=list)
+    pois: list[PoiSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -187,6 +202,13 @@ class _Names:
                 self.used.add(key)
                 return stem + suffix
         raise RuntimeError("name space exhausted")
+
+    def claim(self, name: str) -> bool:
+        """Take a given name if no one has it yet."""
+        if name in self.used:
+            return False
+        self.used.add(name)
+        return True
 
 
 def _check_code(code: str) -> None:
@@ -412,4 +434,30 @@ def build_city(*, city: DivisionInput, seed: int, scale: str) -> CityPlan:
     ]
     regions += [RegionSpec(s[0], s[1], 4, s[2], g) for s, g in zip(streets, street_geoms, strict=True)]
     regions += [RegionSpec(c[0], c[1], 5, c[2], g) for c, g in zip(communities, comm_geoms, strict=True)]
-    return CityPlan(city=city_spec, regions=regions, grids=grids, roads=roads)
+
+    # addresses draw from their own generator: the layout above is the same with or without them
+    addr_rng = np.random.default_rng([seed, 1])
+    cell_vertices = corners.reshape(-1, 4)[cells[order]]  # (grid, corner) vertex ids, in grid order
+    addresses = plan_addresses(
+        rng=addr_rng,
+        names=_Names(addr_rng, tuple(r.name for r in roads)),
+        city_name=city.name,
+        roads=[
+            (r.name, p[0], np.column_stack([vx[p[0]], vy[p[0]]])) for r, p in zip(roads, pieces, strict=True)
+        ],
+        grid_codes=[g.code for g in grids],
+        grid_corners=np.stack([vx[cell_vertices], vy[cell_vertices]], axis=-1),
+        grid_geoms=[g.geom for g in grids],
+        to_wgs=to_wgs,
+    )
+    return CityPlan(
+        city=city_spec,
+        regions=regions,
+        grids=grids,
+        roads=roads,
+        doors=addresses.doors,
+        door_gaps=addresses.door_gaps,
+        places=addresses.places,
+        buildings=addresses.buildings,
+        pois=addresses.pois,
+    )

@@ -1,7 +1,9 @@
 """Builds the demo city into the database from :mod:`demo.citygen`.
 
-Later issues add their layers (components, cameras, units, events, door
-plates, tracks) here, to the same deterministic plan.
+Later issues add their layers (components, cameras, units, events, tracks)
+here, to the same deterministic plan. The address gazetteer (door plates,
+compounds, buildings, POIs) goes through the geocoding services, so every
+point gets its grid and region codes exactly as an import would.
 """
 
 from __future__ import annotations
@@ -9,8 +11,20 @@ from __future__ import annotations
 import logging
 
 from django.db import transaction
+from shapely.geometry import Point
 
-from geocoding.models import Street
+from geocoding.models import Building, DoorPlate, Place, Poi, Street
+from geocoding.services.gazetteer import (
+    BuildingInput,
+    DoorInput,
+    DoorRef,
+    PlaceInput,
+    PoiInput,
+    buildings_upsert,
+    doors_upsert,
+    places_upsert,
+    pois_upsert,
+)
 from geocoding.services.streets import StreetInput, streets_upsert
 from gis_core.codes import pad_code
 from gis_core.models import LocatorLayer, Region, RegionLevel
@@ -21,7 +35,14 @@ from grids.services.grids import GridInput, grids_upsert
 
 from .citygen import CityPlan, DivisionInput, build_city
 
-__all__ = ["DEMO_CITY_CODE", "DEMO_USERS", "demo_city_build", "demo_city_exists", "demo_users_create"]
+__all__ = [
+    "DEMO_CITY_CODE",
+    "DEMO_USERS",
+    "demo_city_build",
+    "demo_city_exists",
+    "demo_city_plan",
+    "demo_users_create",
+]
 
 log = logging.getLogger(__name__)
 DEMO_CITY_CODE = pad_code("5105")  # 泸州市
@@ -40,6 +61,15 @@ def _divisions() -> DivisionInput:
     return DivisionInput(city.code, city.name, tuple(districts))
 
 
+def demo_city_plan(*, seed: int = 1, scale: str = "small") -> CityPlan:
+    """The plan :func:`demo_city_build` writes for these arguments, without writing it.
+
+    Deterministic: benchmarks and tests read the true points of door plates, compounds and
+    POIs from it (``plan.doors`` …) for a city built with the same seed and scale.
+    """
+    return build_city(city=_divisions(), seed=seed, scale=scale)
+
+
 def demo_city_exists() -> bool:
     return UnitGrid.objects.filter(code__startswith=DEMO_CITY_CODE[:4]).exists()
 
@@ -52,7 +82,48 @@ def _clear() -> None:
     communities = Region.objects.filter(code__startswith=prefix, level=RegionLevel.COMMUNITY)
     locator_remove(layer=LocatorLayer.REGION, codes=list(communities.values_list("code", flat=True)))
     communities.delete()
-    Street.objects.filter(district_code__startswith=prefix).delete()
+    for model in (Building, Poi, Place, DoorPlate, Street):
+        model.objects.filter(district_code__startswith=prefix).delete()
+
+
+def _write_addresses(plan: CityPlan) -> None:
+    """Door plates first: compounds, buildings and POIs name them."""
+    doors_upsert(
+        items=[
+            DoorInput(street=d.road, number=d.number, suffix=d.suffix, point=Point(d.lon, d.lat))
+            for d in plan.doors
+        ]
+    )
+    places_upsert(
+        items=[
+            PlaceInput(
+                name=p.name,
+                point=Point(p.lon, p.lat),
+                kind=p.kind,
+                aliases=p.aliases,
+                outline=p.outline,
+                door=DoorRef(*p.door) if p.door else None,
+            )
+            for p in plan.places
+        ]
+    )
+    buildings_upsert(
+        items=[
+            BuildingInput(number=b.number, point=Point(b.lon, b.lat), place=b.place) for b in plan.buildings
+        ]
+    )
+    pois_upsert(
+        items=[
+            PoiInput(
+                name=p.name,
+                category=p.category,
+                point=Point(p.lon, p.lat),
+                aliases=p.aliases,
+                door=DoorRef(*p.door) if p.door else None,
+            )
+            for p in plan.pois
+        ]
+    )
 
 
 @transaction.atomic
@@ -60,7 +131,7 @@ def demo_city_build(*, seed: int = 1, scale: str = "small", force: bool = False)
     """Generate the demo city (泸州) and write it; no-op if it exists unless ``force``."""
     if demo_city_exists() and not force:
         return None
-    plan = build_city(city=_divisions(), seed=seed, scale=scale)
+    plan = demo_city_plan(seed=seed, scale=scale)
     _clear()
     regions = [plan.city, *plan.regions]
     regions_upsert(
@@ -84,7 +155,17 @@ def demo_city_build(*, seed: int = 1, scale: str = "small", force: bool = False)
         items=[StreetInput(name=r.name, kind=r.kind, geom=r.geom) for r in plan.roads],
         city_code=DEMO_CITY_CODE,
     )
-    log.info("demo city: %d regions, %d grids, %d roads", len(regions), len(plan.grids), len(plan.roads))
+    _write_addresses(plan)
+    log.info(
+        "demo city: %d regions, %d grids, %d roads, %d door plates, %d compounds, %d buildings, %d POIs",
+        len(regions),
+        len(plan.grids),
+        len(plan.roads),
+        len(plan.doors),
+        len(plan.places),
+        len(plan.buildings),
+        len(plan.pois),
+    )
     return plan
 
 

@@ -60,8 +60,10 @@ class Street(models.Model):
         ordering = ["district_code", "name"]
         constraints = [models.UniqueConstraint(fields=["district_code", "name"], name="street_unique_name")]
 
-    class Scope:  # read by accounts.scoping: a street is seen where it runs
-        geom_field = "geom"
+    # read by accounts.scoping: by the row's district, not its line — a road on the A/B boundary
+    # has a row in each district, and B's row must not reach A (the export would leak its code)
+    class Scope:
+        region_field = "district_code"
 
     def __str__(self) -> str:
         return self.name
@@ -140,7 +142,12 @@ class Building(LocatedPoint):
         Place, verbose_name="小区", null=True, blank=True, on_delete=models.CASCADE, related_name="buildings"
     )
     door = models.ForeignKey(
-        DoorPlate, verbose_name="门牌", null=True, blank=True, on_delete=models.CASCADE, related_name="buildings"
+        DoorPlate,
+        verbose_name="门牌",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="buildings",
     )
     number = models.CharField("楼号", max_length=20)
 

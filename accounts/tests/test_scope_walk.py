@@ -267,7 +267,13 @@ def ex_import(ctx: Ctx) -> None:
         "regions": ([a_community, b_community], [b_community]),
     }
     for layer in layer_names():
-        codes, b_codes = files[layer]
+        if layer in files:
+            codes, b_codes = files[layer]
+        else:  # gazetteer layers: codes are their own (grid / district codes)
+            qs = get_layer(layer).export_queryset()
+            a_code = qs.filter(code__startswith=A_PREFIX).values_list("code", flat=True).first()
+            b_code = qs.filter(code__startswith=B_PREFIX).values_list("code", flat=True).first()
+            codes, b_codes = [a_code, b_code], [b_code]
         before = _snapshot()
         # the caller without import:write: refused outright
         response = ctx.client.post(f"/api/v1/import/{layer}", {"file": _import_file(layer, codes)})
@@ -329,6 +335,75 @@ def ex_me(ctx: Ctx) -> None:
     expect(APIClient().get("/api/v1/auth/me"), 401, ctx)
 
 
+def _b_addresses() -> list[str]:
+    """Addresses in district B: the district itself, a street of it, a door plate and a POI there."""
+    from geocoding.models import DoorPlate, Poi
+
+    texts = [
+        "四川省泸州市龙马潭区",
+        "泸州市龙马潭区" + Region.objects.filter(code__startswith=B_PREFIX, level=4)[0].name,
+    ]
+    door = DoorPlate.objects.filter(grid_code__startswith=B_PREFIX).select_related("street").first()
+    if door is not None:
+        texts.append(f"泸州市龙马潭区{door.street.name}{door.label}")
+    poi = Poi.objects.filter(grid_code__startswith=B_PREFIX).first()
+    if poi is not None:
+        texts.append(poi.name)
+    return texts
+
+
+def _a_address() -> str:
+    from geocoding.models import DoorPlate
+
+    door = DoorPlate.objects.filter(grid_code__startswith=A_PREFIX).select_related("street").first()
+    return f"泸州市江阳区{door.street.name}{door.label}" if door else "泸州市江阳区"
+
+
+def ex_geocode(ctx: Ctx) -> None:
+    for text in _b_addresses():
+        body = expect(ctx.client.get("/api/v1/geocode", {"q": text}), 200, ctx).json()
+        assert body["status"] in ("outside", "not_found"), (text, body)
+        assert body["location"] is None
+    body = expect(ctx.client.get("/api/v1/geocode", {"q": _a_address()}), 200, ctx).json()
+    assert body["status"] == "ok" and body["grid"]["code"].startswith(A_PREFIX)
+
+
+def ex_geocode_batch(ctx: Ctx) -> None:
+    texts = [*_b_addresses(), _a_address()]
+    body = expect(
+        ctx.client.post("/api/v1/geocode/batch", {"addresses": texts}, format="json"), 200, ctx
+    ).json()
+    assert [r["status"] for r in body["results"][:-1]] == ["outside"] * (len(texts) - 1)
+    assert body["results"][-1]["grid"]["code"].startswith(A_PREFIX)
+
+
+def ex_suggest(ctx: Ctx) -> None:
+    from geocoding.models import Poi, Street
+
+    prefixes = ["龙马", "泸州市龙马潭区", "四川省"]
+    prefixes += [s.name[:2] for s in Street.objects.filter(district_code=B_CODE)[:3]]
+    prefixes += [p.name[:2] for p in Poi.objects.filter(grid_code__startswith=B_PREFIX)[:3]]
+    for q in prefixes:
+        body = expect(ctx.client.get("/api/v1/geocode/suggest", {"q": q}), 200, ctx).json()
+        for item in body["results"]:
+            assert not str(item.get("code", "")).startswith(B_PREFIX), (q, item)
+
+
+def ex_reverse(ctx: Ctx) -> None:
+    (b_lon, b_lat), (a_lon, a_lat) = ctx.b_point, ctx.a_point
+    body = expect(
+        ctx.client.get("/api/v1/reverse", {"lon": b_lon, "lat": b_lat, "radius": 5000}), 200, ctx
+    ).json()
+    assert body["status"] == "outside" and "address" not in body
+    body = expect(
+        ctx.client.get("/api/v1/reverse", {"lon": a_lon, "lat": a_lat, "radius": 5000}), 200, ctx
+    ).json()
+    assert body["status"] == "ok" and body["grid"]["code"].startswith(A_PREFIX)
+    points = [[b_lon, b_lat], [a_lon, a_lat]]
+    body = expect(ctx.client.post("/api/v1/reverse", {"points": points}, format="json"), 200, ctx).json()
+    assert [r["status"] for r in body["results"]] == ["outside", "ok"]
+
+
 #: normalized route → how a district-A caller exercises it against district B
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
@@ -343,6 +418,10 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/grids/topology": ex_topology,
     "api/v1/grids/?": ex_grids_list,
     r"api/v1/grids/(?P<code>\d{15})/?": ex_grid_detail,
+    "api/v1/geocode": ex_geocode,
+    "api/v1/geocode/batch": ex_geocode_batch,
+    "api/v1/geocode/suggest": ex_suggest,
+    "api/v1/reverse": ex_reverse,
 }
 
 
