@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("gis_core.urls")),
     path("api/v1/", include("grids.urls")),
     path("api/v1/", include("geocoding.urls")),
+    path("api/v1/", include("jobs.urls")),
 ]
 
 handler404 = "gis_core.api.errors.json_404"

@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import pytest
 from django.contrib.gis.geos import Polygon
@@ -404,6 +405,65 @@ def ex_reverse(ctx: Ctx) -> None:
     assert [r["status"] for r in body["results"]] == ["outside", "ok"]
 
 
+def _b_job():
+    """A geocoding job submitted in district B (made once per walk)."""
+    from accounts.scoping import Jurisdiction
+    from jobs.models import Job
+    from jobs.selectors import JobCaller
+    from jobs.services import job_create
+
+    job = Job.objects.filter(scope_code__startswith=B_PREFIX).first()
+    if job is None:
+        user = user_create(
+            username="longmatan-jobs", password=PASSWORD, roles=["operator"], region_code=B_CODE
+        )
+        upload = SimpleUploadedFile("b.csv", ("地址\n" + "\n".join(_b_addresses())).encode())
+        caller = JobCaller(jurisdiction=Jurisdiction(region_code=B_CODE), user_id=user.pk)
+        job = job_create(kind="geocode", caller=caller, upload=upload, column="地址")
+    return job
+
+
+def ex_geocode_jobs(ctx: Ctx) -> None:
+    from jobs.runner import job_run
+
+    b_job = _b_job()
+    listed = expect(ctx.client.get("/api/v1/geocode/jobs"), 200, ctx).json()
+    assert str(b_job.pk) not in json.dumps(listed)
+    # A's own job with B addresses in it: they come back "outside", without a B code or point
+    texts = [*_b_addresses(), _a_address()]
+    upload = SimpleUploadedFile("a.csv", ("地址\n" + "\n".join(texts)).encode())
+    body = expect(
+        ctx.client.post("/api/v1/geocode/jobs", {"file": upload, "column": "地址"}), 202, ctx
+    ).json()
+    assert job_run(job_id=UUID(body["id"])) == "succeeded"
+    for fmt in ("csv", "xlsx"):
+        expect(ctx.client.get(f"/api/v1/geocode/jobs/{body['id']}/result", {"format": fmt}), 200, ctx)
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                body_text(
+                    ctx.client.get(f"/api/v1/geocode/jobs/{body['id']}/result", {"format": "csv"})
+                ).lstrip("\ufeff")
+            )
+        )
+    )
+    assert [r[1] for r in rows[1:]] == ["outside"] * (len(texts) - 1) + ["ok"]
+
+
+def ex_geocode_job(ctx: Ctx) -> None:
+    url = f"/api/v1/geocode/jobs/{_b_job().pk}"
+    expect(ctx.client.get(url), 404, ctx)
+    expect(ctx.client.delete(url), 404, ctx)
+
+
+def ex_geocode_job_cancel(ctx: Ctx) -> None:
+    expect(ctx.client.post(f"/api/v1/geocode/jobs/{_b_job().pk}/cancel"), 404, ctx)
+
+
+def ex_geocode_job_result(ctx: Ctx) -> None:
+    expect(ctx.client.get(f"/api/v1/geocode/jobs/{_b_job().pk}/result", {"format": "csv"}), 404, ctx)
+
+
 #: normalized route → how a district-A caller exercises it against district B
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
@@ -422,6 +482,10 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/geocode/batch": ex_geocode_batch,
     "api/v1/geocode/suggest": ex_suggest,
     "api/v1/reverse": ex_reverse,
+    "api/v1/geocode/jobs": ex_geocode_jobs,
+    "api/v1/geocode/jobs/<uuid:job_id>": ex_geocode_job,
+    "api/v1/geocode/jobs/<uuid:job_id>/cancel": ex_geocode_job_cancel,
+    "api/v1/geocode/jobs/<uuid:job_id>/result": ex_geocode_job_result,
 }
 
 
@@ -455,7 +519,8 @@ def test_every_api_view_declares_required_scopes():
 
 
 @pytest.fixture(params=["user", "key"])
-def ctx(request, districts, operator_a, admin_a_api, auditor_a_api) -> Ctx:
+def ctx(request, districts, operator_a, admin_a_api, auditor_a_api, settings, tmp_path) -> Ctx:
+    settings.MEDIA_ROOT = tmp_path  # uploads of bulk jobs
     if request.param == "user":
         client = APIClient()
         client.force_authenticate(operator_a)

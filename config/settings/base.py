@@ -51,6 +51,7 @@ LOCAL_APPS = [
     "gis_core",
     "grids",
     "geocoding",
+    "jobs",
     "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -116,9 +117,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
+# a task whose worker process dies is redelivered, not acknowledged (jobs resume; see jobs.runner)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True
 CELERY_TIMEZONE = TIME_ZONE
+# periodic tasks (run by `celery -A config beat`, or a worker started with --beat)
+CELERY_BEAT_SCHEDULE = {
+    # re-enqueue bulk jobs whose worker died or whose message was lost
+    "jobs-recover": {"task": "jobs.recover", "schedule": 300.0},
+}
 
 # ------------------------------------------------------------------ static and media
 STATIC_URL = "/static/"
@@ -218,6 +226,11 @@ CIVGRID = {
     "GEOCODE_BATCH_MAX": env.int("CIVGRID_GEOCODE_BATCH_MAX", default=10_000),
     "REVERSE_RADIUS_M": env.float("CIVGRID_REVERSE_RADIUS_M", default=200.0),
     "REVERSE_MAX_RADIUS_M": 5000.0,
+    # bulk jobs: rows per upload for geocoding (the file size cap is IMPORT_MAX_BYTES), rows per
+    # committed chunk, and seconds without progress after which a running job counts as abandoned
+    "GEOCODE_JOB_MAX_ROWS": env.int("CIVGRID_GEOCODE_JOB_MAX_ROWS", default=200_000),
+    "JOB_CHUNK_ROWS": env.int("CIVGRID_JOB_CHUNK_ROWS", default=500),
+    "JOB_STALE_AFTER_S": env.int("CIVGRID_JOB_STALE_AFTER_S", default=60),
 }
 
 LOGGING = {
