@@ -22,7 +22,7 @@ from typing import Any
 from gis_core.errors import InvalidInput
 
 # one decoder for every uploaded text file in the project: UTF-8 (BOM or not), else GB 18030
-from gis_core.imports.readers import _decode as decode_text
+from gis_core.imports.readers import decode_text
 
 __all__ = ["TABLE_SUFFIXES", "Table", "TableRow", "find_column", "open_table", "table_format"]
 

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import ApiKey, Role
-from gis_core.api.views import _FileFormatParameter
+from gis_core.api.views import FileFormatNegotiation
 from gis_core.errors import Conflict, InvalidInput
 
 from .models import Job
@@ -133,7 +133,7 @@ class JobCancelView(_JobView):
 class JobResultView(_JobView):
     """下载结果：全部输入列 + 结果字段 + error（CSV 为带 BOM 的 UTF-8）。任务未结束时 409。"""
 
-    content_negotiation_class = _FileFormatParameter
+    content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         parameters=[OpenApiParameter("format", str, enum=list(RESULT_FORMATS))],

@@ -214,7 +214,7 @@ class ImportView(APIView):
         return Response(report.as_dict())
 
 
-class _FileFormatParameter(DefaultContentNegotiation):
+class FileFormatNegotiation(DefaultContentNegotiation):
     """``?format=`` here names the file to export, not a renderer.
 
     DRF reads ``format`` as URL_FORMAT_OVERRIDE and answers 404 when no renderer
@@ -230,7 +230,7 @@ class ExportView(APIView):
 
     required_scopes = {"GET": "export:read"}
 
-    content_negotiation_class = _FileFormatParameter
+    content_negotiation_class = FileFormatNegotiation
 
     @extend_schema(
         parameters=[

@@ -26,7 +26,7 @@ from pyproj.exceptions import CRSError
 from .. import crs as crs_mod
 from ..errors import InvalidInput
 
-__all__ = ["FORMATS", "ReadResult", "read_features"]
+__all__ = ["FORMATS", "ReadResult", "decode_text", "read_features"]
 
 FORMATS = {
     ".geojson": "GeoJSON",
@@ -66,7 +66,7 @@ def _parse_source_crs(name: str | None) -> tuple[str | None, CRS | None]:
         ) from None
 
 
-def _decode(data: bytes, encoding: str | None = None) -> str:
+def decode_text(data: bytes, encoding: str | None = None) -> str:
     if encoding:
         try:
             return data.decode(encoding)
@@ -86,7 +86,7 @@ def _pick(columns: list[str], names: tuple[str, ...]) -> str | None:
 
 
 def _read_csv(path: Path, encoding: str | None = None) -> tuple[pd.DataFrame, dict[int, str]]:
-    text = _decode(path.read_bytes(), encoding)
+    text = decode_text(path.read_bytes(), encoding)
     df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     cols = list(df.columns)
     wkt_col = _pick(cols, WKT_COLUMNS)
