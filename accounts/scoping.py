@@ -23,7 +23,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q, QuerySet
 
 from gis_core.codes import prefix_of
-from gis_core.models import LocatorLayer, LocatorPart, Region
+from gis_core.models import LocatorLayer, LocatorPart
+from gis_core.selectors.ranges import region_geometry
 
 __all__ = ["Jurisdiction", "scope_queryset"]
 
@@ -67,15 +68,8 @@ class Jurisdiction:
             return parts.aggregate(u=Union("geom"))["u"]
         if not self.region_code:
             return None
-        region = Region.objects.filter(code=self.region_code).only("geom").first()
-        if region is not None and region.geom is not None:
-            return region.geom
         # a province or city without its own boundary: the union of its shallowest mapped descendants
-        below = Region.objects.filter(code__startswith=self.prefixes[0], geom__isnull=False)
-        level = below.order_by("level").values_list("level", flat=True).first()
-        if level is None:
-            return None
-        return below.filter(level=level).aggregate(u=Union("geom"))["u"]
+        return region_geometry(self.region_code)
 
 
 def scope_queryset(qs: QuerySet, jurisdiction: Jurisdiction) -> QuerySet:

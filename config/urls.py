@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/", include("gis_core.urls")),
     path("api/v1/", include("grids.urls")),
     path("api/v1/", include("geocoding.urls")),
+    path("api/v1/", include("geocoding.urls_layers")),
     path("api/v1/", include("jobs.urls")),
 ]
 

@@ -464,6 +464,92 @@ def ex_geocode_job_result(ctx: Ctx) -> None:
     expect(ctx.client.get(f"/api/v1/geocode/jobs/{_b_job().pk}/result", {"format": "csv"}), 404, ctx)
 
 
+# ------------------------------------------------------------------ door-plate layer (geocoding/api_layers.py)
+
+
+def _a_doors():
+    from geocoding.models import DoorPlate
+
+    return DoorPlate.objects.filter(grid_code__startswith=A_PREFIX)
+
+
+def _expected_doors(params: dict) -> int:
+    from gis_core.selectors.ranges import RangeFilter
+
+    return RangeFilter.from_params(params).apply(_a_doors(), time_field="updated_at").count()
+
+
+def _door_ranges(ctx: Ctx) -> list[tuple[dict, tuple[str, ...]]]:
+    """Range filters over B (and over the whole city), with the B codes each one echoes."""
+    from geocoding.models import DoorPlate
+
+    b_doors = DoorPlate.objects.filter(grid_code__startswith=B_PREFIX)
+    b_extent, city = _extent(b_doors), _extent(DoorPlate.objects.all())
+    (bx, by), (x0, y0, x1, y1) = ctx.b_point, b_extent
+    b_box = Polygon.from_bbox(b_extent)
+    line = f"LINESTRING({x0} {y0}, {x1} {y1})"
+    return [
+        ({}, ()),
+        ({"bbox": _bbox_param(city)}, ()),
+        ({"bbox": _bbox_param(b_extent)}, ()),
+        ({"region": CITY_CODE}, ()),
+        ({"region": B_PREFIX}, (B_CODE,)),
+        ({"region": B_PREFIX, "region_match": "spatial"}, (B_CODE,)),
+        ({"grid": ctx.b_grids[0]}, (ctx.b_grids[0],)),
+        ({"lon": bx, "lat": by, "radius": 3000}, ()),
+        ({"polygon": b_box.wkt}, ()),
+        ({"line": line, "buffer": 2000}, ()),
+        ({"from": "2000-01-01"}, ()),
+    ]
+
+
+def ex_doors(ctx: Ctx) -> None:
+    url = "/api/v1/doors"
+    assert _a_doors().exists()
+    for params, echoed in _door_ranges(ctx):
+        body = expect(ctx.client.get(url, {**params, "count": "true"}), 200, ctx, echoed).json()
+        assert body["count"] == _expected_doors(params), params
+        page = expect(ctx.client.get(url, {**params, "page_size": 1000}), 200, ctx, echoed).json()
+        assert page["count"] == body["count"]
+        assert all(f["properties"]["grid_code"].startswith(A_PREFIX) for f in page["features"])
+    # a drawn polygon in a JSON body (the field client sends large ones by POST)
+    b_box = Polygon.from_bbox(_extent(Region.objects.filter(code=B_CODE)))
+    body = expect(
+        ctx.client.post(url, {"polygon": json.loads(b_box.geojson), "count": True}, format="json"), 200, ctx
+    )
+    assert body.json()["count"] == _expected_doors({"polygon": b_box.wkt})
+
+
+def ex_doors_heatmap(ctx: Ctx) -> None:
+    url = "/api/v1/doors/heatmap"
+    for params, echoed in _door_ranges(ctx):
+        for shape in ("square", "hex"):
+            query = {**params, "zoom": 16, "shape": shape, "polygons": "true", "weight": "number"}
+            body = expect(ctx.client.get(url, query), 200, ctx, echoed).json()
+            assert body["count"] == sum(b["count"] for b in body["bins"]) == _expected_doors(params), params
+
+
+def ex_doors_clusters(ctx: Ctx) -> None:
+    url = "/api/v1/doors/clusters"
+    a_ids = set(_a_doors().values_list("pk", flat=True))
+    for params, echoed in _door_ranges(ctx):
+        body = expect(ctx.client.get(url, {**params, "zoom": 17}), 200, ctx, echoed).json()
+        assert body["count"] == _expected_doors(params), params
+        assert {c["id"] for c in body["clusters"] if "id" in c} <= a_ids
+
+
+def ex_doors_stats(ctx: Ctx) -> None:
+    url = "/api/v1/doors/stats"
+    for params, echoed in _door_ranges(ctx):
+        expected = _expected_doors(params)
+        for by in ("province", "city", "district", "subdistrict", "community", "grid", "road", "month"):
+            body = expect(ctx.client.get(url, {**params, "by": by}), 200, ctx, echoed).json()
+            assert body["total"] == expected == sum(r["count"] for r in body["results"]), (params, by)
+    for export in ("csv", "xlsx"):
+        for by in ("district", "community", "grid"):
+            expect(ctx.client.get(url, {"by": by, "export": export}), 200, ctx)
+
+
 #: normalized route → how a district-A caller exercises it against district B
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
@@ -486,6 +572,10 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/geocode/jobs/<uuid:job_id>": ex_geocode_job,
     "api/v1/geocode/jobs/<uuid:job_id>/cancel": ex_geocode_job_cancel,
     "api/v1/geocode/jobs/<uuid:job_id>/result": ex_geocode_job_result,
+    "api/v1/doors": ex_doors,
+    "api/v1/doors/heatmap": ex_doors_heatmap,
+    "api/v1/doors/clusters": ex_doors_clusters,
+    "api/v1/doors/stats": ex_doors_stats,
 }
 
 

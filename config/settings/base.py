@@ -231,6 +231,14 @@ CIVGRID = {
     "GEOCODE_JOB_MAX_ROWS": env.int("CIVGRID_GEOCODE_JOB_MAX_ROWS", default=200_000),
     "JOB_CHUNK_ROWS": env.int("CIVGRID_JOB_CHUNK_ROWS", default=500),
     "JOB_STALE_AFTER_S": env.int("CIVGRID_JOB_STALE_AFTER_S", default=60),
+    # range queries (gis_core.selectors.ranges): largest drawn polygon or line buffer (km², on the
+    # ground), largest circle radius and line-buffer distance (m), vertices of one drawn shape,
+    # and bins one heatmap or cluster answer may hold
+    "RANGE_MAX_AREA_KM2": env.float("CIVGRID_RANGE_MAX_AREA_KM2", default=20_000.0),
+    "RANGE_MAX_RADIUS_M": env.float("CIVGRID_RANGE_MAX_RADIUS_M", default=50_000.0),
+    "RANGE_MAX_BUFFER_M": env.float("CIVGRID_RANGE_MAX_BUFFER_M", default=5_000.0),
+    "RANGE_MAX_VERTICES": env.int("CIVGRID_RANGE_MAX_VERTICES", default=10_000),
+    "RANGE_MAX_BINS": env.int("CIVGRID_RANGE_MAX_BINS", default=50_000),
 }
 
 LOGGING = {
