@@ -464,7 +464,7 @@ def ex_geocode_job_result(ctx: Ctx) -> None:
     expect(ctx.client.get(f"/api/v1/geocode/jobs/{_b_job().pk}/result", {"format": "csv"}), 404, ctx)
 
 
-# ------------------------------------------------------------------ door-plate layer (geocoding/api_layers.py)
+# ------------------------------------------------------------ door-plate layer (geocoding/api_layers.py)
 
 
 def _a_doors():
