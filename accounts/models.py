@@ -18,6 +18,7 @@ class Role(models.TextChoices):
     FIELD_STAFF = "field_staff", "网格员"
     PLANNER = "planner", "文明办"
     AUDITOR = "auditor", "审计员"
+    DEPARTMENT = "department", "处置部门"
 
 
 class JurisdictionFields(models.Model):

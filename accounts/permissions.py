@@ -27,15 +27,22 @@ SCOPES: dict[str, str] = {
     "import:write": "导入图层",
     "audit:read": "查看审计记录",
     "geocode:read": "地址编码（正向、逆向、联想、批量任务）",
+    "events:read": "读取事件、分类、处置部门和通知",
+    "events:write": "上报事件",
+    "events:verify": "核实、核查事件",
+    "events:manage": "事件立案、派遣、改派、结案、作废、挂起、合并",
+    "events:handle": "处置派遣的事件（处置部门）",
 }
 
 _READ_MAP = {"regions:read", "grids:read", "locate:read", "geocode:read"}
+_EVENTS_REPORT = {"events:read", "events:write", "events:verify"}
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
-    Role.OPERATOR: frozenset(_READ_MAP | {"topology:read", "export:read"}),
-    Role.FIELD_STAFF: frozenset(_READ_MAP),
-    Role.PLANNER: frozenset(_READ_MAP | {"export:read"}),
+    Role.OPERATOR: frozenset(_READ_MAP | _EVENTS_REPORT | {"topology:read", "export:read", "events:manage"}),
+    Role.FIELD_STAFF: frozenset(_READ_MAP | _EVENTS_REPORT),
+    Role.PLANNER: frozenset(_READ_MAP | {"export:read", "events:read"}),
     Role.AUDITOR: frozenset({"audit:read"}),
+    Role.DEPARTMENT: frozenset(_READ_MAP | {"events:read", "events:handle"}),
 }
 
 

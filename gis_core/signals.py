@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import json
+import uuid
 from typing import Any
 
 from django.contrib.gis.geos import GEOSGeometry
@@ -31,7 +32,7 @@ def _plain(value: Any) -> Any:
         return json.loads(value.geojson)
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
-    if isinstance(value, decimal.Decimal):
+    if isinstance(value, decimal.Decimal | uuid.UUID):
         return str(value)
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]

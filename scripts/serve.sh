@@ -23,7 +23,9 @@ case "${1:-start}" in
     .venv/bin/gunicorn config.wsgi:application --bind "$HOST:$PORT" --workers "$WORKERS" \
       --pid "$RUN/web.pid" --daemon --access-logfile "$RUN/log/web-access.log" \
       --error-logfile "$RUN/log/web.log" --timeout 120
+    # --beat: the periodic tasks of CELERY_BEAT_SCHEDULE (the overdue sweep) run in this worker
     .venv/bin/celery -A config worker --detach --concurrency 2 --loglevel INFO \
+      --beat --schedule "$RUN/celerybeat-schedule" \
       --pidfile "$RUN/celery.pid" --logfile "$RUN/log/celery.log"
     for _ in $(seq 1 100); do
       curl -fsS -o /dev/null "http://$HOST:$PORT/api/schema/" && break; sleep 0.2

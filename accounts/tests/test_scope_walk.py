@@ -464,6 +464,197 @@ def ex_geocode_job_result(ctx: Ctx) -> None:
     expect(ctx.client.get(f"/api/v1/geocode/jobs/{_b_job().pk}/result", {"format": "csv"}), 404, ctx)
 
 
+# ------------------------------------------------------------------ events (issue 5)
+
+
+def _ev_setup(ctx: Ctx) -> dict:
+    """An event in A and one in B (reported by the system), a B event placed right next to the
+    A one (as across a district border: same category, 10 m away), and departments of A, B and
+    the city. Everything is written in the test's transaction."""
+    from django.contrib.gis.geos import Point
+
+    from accounts.permissions import SCOPES, Principal
+    from accounts.scoping import Jurisdiction
+    from events.models import Department, Event, EventCategory
+    from events.services.categories import categories_load
+    from events.services.reporting import ReportInput, event_report
+
+    if not EventCategory.objects.filter(code="E0102").exists():
+        categories_load()
+    system = Principal("system:walk", frozenset(SCOPES), Jurisdiction(nationwide=True))
+
+    def report(point) -> Event:
+        data = ReportInput(category="E0102", description="暴露垃圾", point=point)
+        return event_report(principal=system, data=data).event
+
+    a_event, b_event = report(ctx.a_point), report(ctx.b_point)
+    b_near = Event.objects.create(
+        kind=b_event.kind, category=b_event.category, description="B 侧", state="reported",
+        geom=Point(ctx.a_point[0] + 0.0001, ctx.a_point[1], srid=4326), grid_code=b_event.grid_code,
+        region_code=b_event.region_code, street_code=b_event.street_code,
+        district_code=b_event.district_code, source="web", reported_at=a_event.reported_at,
+    )  # fmt: skip
+    departments = {
+        key: Department.objects.get_or_create(name=f"城市管理局{key}", region_code=code)[0]
+        for key, code in (("a", A_CODE), ("b", B_CODE), ("city", CITY_CODE))
+    }
+    return {"a": a_event, "b": b_event, "b_near": b_near, "departments": departments}
+
+
+def _ev_a_events():
+    from events.models import Event
+
+    return Event.objects.filter(grid_code__startswith=A_PREFIX)
+
+
+def ex_events(ctx: Ctx) -> None:
+    setup = _ev_setup(ctx)
+    url = "/api/v1/events"
+    body = expect(ctx.client.get(url, {"page_size": 1000}), 200, ctx).json()
+    assert body["count"] == _ev_a_events().count()
+    assert all(f["properties"]["grid_code"].startswith(A_PREFIX) for f in body["features"])
+    assert setup["b"].pk not in {f["id"] for f in body["features"]}
+    for params in ({"category": "E01"}, {"state": "reported"}, {"kind": "event", "page_size": 5}):
+        for feature in expect(ctx.client.get(url, params), 200, ctx).json()["features"]:
+            assert feature["properties"]["district_code"] == A_CODE
+    # a report in B is refused without telling anything about B
+    (b_lon, b_lat), (a_lon, a_lat) = ctx.b_point, ctx.a_point
+    report = {"category": "E0102", "description": "暴露垃圾", "lon": b_lon, "lat": b_lat}
+    expect(ctx.client.post(url, report, format="json"), 400, ctx, code="outside_jurisdiction")
+    # a report in A lists A's duplicate only, not B's event 10 m away
+    response = expect(ctx.client.post(url, {**report, "lon": a_lon, "lat": a_lat}, format="json"), 201, ctx)
+    duplicates = {d["id"]: d["grid_code"] for d in response.json()["duplicates"]}
+    assert setup["a"].pk in duplicates and setup["b_near"].pk not in duplicates
+    assert all(code.startswith(A_PREFIX) for code in duplicates.values())
+
+
+def ex_event_detail(ctx: Ctx) -> None:
+    setup = _ev_setup(ctx)
+    for event in (setup["b"], setup["b_near"]):
+        expect(ctx.client.get(f"/api/v1/events/{event.pk}"), 404, ctx, code="not_found")
+    expect(ctx.client.get("/api/v1/events/987654321"), 404, ctx)
+    response = expect(ctx.client.get(f"/api/v1/events/{setup['a'].pk}"), 200, ctx)
+    assert response.json()["properties"]["district_code"] == A_CODE
+
+
+def ex_event_transitions(ctx: Ctx) -> None:
+    from events.models import Event
+
+    setup = _ev_setup(ctx)
+    b = setup["b"]
+    for action, extra in (("verify", {}), ("dispatch", {"department": setup["departments"]["b"].pk})):
+        body = {"action": action, "note": "越界操作", **extra}
+        expect(ctx.client.post(f"/api/v1/events/{b.pk}/transitions", body, format="json"), 404, ctx)
+    assert Event.objects.get(pk=b.pk).state == "reported" and b.transitions.count() == 1
+    a = setup["a"]
+    body = {"action": "verify", "note": "核实属实"}
+    expect(ctx.client.post(f"/api/v1/events/{a.pk}/transitions", body, format="json"), 200, ctx)
+    body = {"action": "register", "note": "立案"}
+    expect(ctx.client.post(f"/api/v1/events/{a.pk}/transitions", body, format="json"), 200, ctx)
+    # dispatching an A event to B's department: refused, and B's department is not named
+    body = {"action": "dispatch", "note": "派遣", "department": setup["departments"]["b"].pk}
+    expect(ctx.client.post(f"/api/v1/events/{a.pk}/transitions", body, format="json"), 400, ctx)
+    body["department"] = setup["departments"]["city"].pk
+    response = expect(ctx.client.post(f"/api/v1/events/{a.pk}/transitions", body, format="json"), 200, ctx)
+    assert response.json()["properties"]["state"] == "dispatched"
+
+
+def ex_event_merge(ctx: Ctx) -> None:
+    from events.models import Event
+
+    setup = _ev_setup(ctx)
+    a, b = setup["a"], setup["b_near"]
+    for event, original in ((b, a), (a, b)):
+        body = {"original": original.pk, "note": "重复"}
+        expect(ctx.client.post(f"/api/v1/events/{event.pk}/merge", body, format="json"), 404, ctx)
+    assert Event.objects.get(pk=a.pk).state == Event.objects.get(pk=b.pk).state == "reported"
+    other = ctx.client.post(
+        "/api/v1/events", {"category": "E0102", "description": "又一次", "lon": ctx.a_point[0],
+                           "lat": ctx.a_point[1]}, format="json",
+    ).json()["id"]  # fmt: skip
+    body = {"original": a.pk, "note": "重复"}
+    response = expect(ctx.client.post(f"/api/v1/events/{other}/merge", body, format="json"), 200, ctx)
+    assert response.json()["properties"]["state"] == "merged"
+
+
+def ex_event_duplicates(ctx: Ctx) -> None:
+    setup = _ev_setup(ctx)
+    expect(ctx.client.get(f"/api/v1/events/{setup['b'].pk}/duplicates"), 404, ctx)
+    expect(ctx.client.get(f"/api/v1/events/{setup['b_near'].pk}/duplicates"), 404, ctx)
+    body = expect(
+        ctx.client.get(f"/api/v1/events/{setup['a'].pk}/duplicates", {"radius": 1000}), 200, ctx
+    ).json()
+    assert setup["b_near"].pk not in [d["id"] for d in body["results"]]
+
+
+def ex_event_attachment(ctx: Ctx) -> None:
+    import tempfile
+
+    from django.test import override_settings
+
+    from events.services.attachments import StoredFiles, attachment_check, attachments_save
+
+    def photo() -> SimpleUploadedFile:
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.new("RGB", (64, 48), (1, 2, 3)).save(buffer, "JPEG")
+        return SimpleUploadedFile("p.jpg", buffer.getvalue())
+
+    setup = _ev_setup(ctx)
+    with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
+        stored = StoredFiles()
+        [b_file] = attachments_save(
+            event=setup["b"], transition=None, files=[attachment_check(photo())], stored=stored
+        )
+        [a_file] = attachments_save(
+            event=setup["a"], transition=None, files=[attachment_check(photo())], stored=stored
+        )
+        for event, attachment in ((setup["b"], b_file), (setup["a"], b_file)):
+            url = f"/api/v1/events/{event.pk}/attachments/{attachment.pk}"
+            expect(ctx.client.get(url), 404, ctx)
+            expect(ctx.client.get(url, {"thumbnail": "1"}), 404, ctx)
+        response = ctx.client.get(f"/api/v1/events/{setup['a'].pk}/attachments/{a_file.pk}")
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"  # consumed: the client closes it
+
+
+def ex_event_categories(ctx: Ctx) -> None:
+    _ev_setup(ctx)
+    body = expect(ctx.client.get("/api/v1/event-categories"), 200, ctx).json()
+    assert {"E01", "C01"} <= {c["code"] for c in body["results"]}
+    expect(ctx.client.get("/api/v1/event-categories", {"kind": "component"}), 200, ctx)
+
+
+def ex_event_departments(ctx: Ctx) -> None:
+    departments = _ev_setup(ctx)["departments"]
+    body = expect(ctx.client.get("/api/v1/event-departments"), 200, ctx).json()
+    ids = {d["id"] for d in body["results"]}
+    assert {departments["a"].pk, departments["city"].pk} <= ids and departments["b"].pk not in ids
+    assert all(d["region_code"] in (A_CODE, CITY_CODE, "510000000000") for d in body["results"])
+
+
+def ex_notifications(ctx: Ctx) -> None:
+    import datetime as dt
+
+    from events.models import Notification
+    from events.services.escalation import events_escalate
+
+    setup = _ev_setup(ctx)
+    events_escalate(now=setup["a"].reported_at + dt.timedelta(days=20))
+    b_ids = list(Notification.objects.filter(region_code=B_CODE).values_list("pk", flat=True))
+    assert b_ids
+    body = expect(ctx.client.get("/api/v1/notifications", {"limit": 1000}), 200, ctx).json()
+    assert body["results"] and all(n["region_code"].startswith(A_PREFIX) for n in body["results"])
+    assert (
+        body["unread"] == Notification.objects.filter(region_code__startswith=A_PREFIX, read_at=None).count()
+    )
+    response = ctx.client.post("/api/v1/notifications", {"read": b_ids}, format="json")
+    assert expect(response, 200, ctx).json() == {"marked": 0}
+    expect(ctx.client.post("/api/v1/notifications", {"read": "all"}, format="json"), 200, ctx)
+    assert not Notification.objects.filter(pk__in=b_ids, read_at__isnull=False).exists()
+
+
 # ------------------------------------------------------------ door-plate layer (geocoding/api_layers.py)
 
 
@@ -576,6 +767,15 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/doors/heatmap": ex_doors_heatmap,
     "api/v1/doors/clusters": ex_doors_clusters,
     "api/v1/doors/stats": ex_doors_stats,
+    "api/v1/events": ex_events,
+    "api/v1/events/<int:pk>": ex_event_detail,
+    "api/v1/events/<int:pk>/transitions": ex_event_transitions,
+    "api/v1/events/<int:pk>/merge": ex_event_merge,
+    "api/v1/events/<int:pk>/duplicates": ex_event_duplicates,
+    "api/v1/events/<int:pk>/attachments/<int:attachment_id>": ex_event_attachment,
+    "api/v1/event-categories": ex_event_categories,
+    "api/v1/event-departments": ex_event_departments,
+    "api/v1/notifications": ex_notifications,
 }
 
 

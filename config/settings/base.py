@@ -52,6 +52,7 @@ LOCAL_APPS = [
     "grids",
     "geocoding",
     "jobs",
+    "events",
     "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -126,6 +127,10 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # re-enqueue bulk jobs whose worker died or whose message was lost
     "jobs-recover": {"task": "jobs.recover", "schedule": 300.0},
+    "events-escalate-overdue": {
+        "task": "events.escalate_overdue",
+        "schedule": env.float("CIVGRID_ESCALATE_EVERY_S", default=300.0),
+    },
 }
 
 # ------------------------------------------------------------------ static and media
@@ -231,6 +236,19 @@ CIVGRID = {
     "GEOCODE_JOB_MAX_ROWS": env.int("CIVGRID_GEOCODE_JOB_MAX_ROWS", default=200_000),
     "JOB_CHUNK_ROWS": env.int("CIVGRID_JOB_CHUNK_ROWS", default=500),
     "JOB_STALE_AFTER_S": env.int("CIVGRID_JOB_STALE_AFTER_S", default=60),
+    # events: possible duplicates are open events of the same category within this ground
+    # distance (m) reported within this many days; attachments per request and their size caps
+    "EVENT_DUPLICATE_RADIUS_M": env.float("CIVGRID_EVENT_DUPLICATE_RADIUS_M", default=50.0),
+    "EVENT_DUPLICATE_WINDOW_DAYS": env.float("CIVGRID_EVENT_DUPLICATE_WINDOW_DAYS", default=7.0),
+    "EVENT_ATTACHMENTS_MAX": env.int("CIVGRID_EVENT_ATTACHMENTS_MAX", default=9),
+    "EVENT_IMAGE_MAX_BYTES": env.int("CIVGRID_EVENT_IMAGE_MAX_BYTES", default=10 * 1024 * 1024),
+    "EVENT_AUDIO_MAX_BYTES": env.int("CIVGRID_EVENT_AUDIO_MAX_BYTES", default=20 * 1024 * 1024),
+    "EVENT_IMAGE_MAX_PIXELS": 50_000_000,  # larger images are refused (decompression bombs)
+    "EVENT_THUMBNAIL_PX": 320,
+    # a report sent late from an offline phone may carry its own time, at most this old
+    "EVENT_REPORT_MAX_AGE_DAYS": env.int("CIVGRID_EVENT_REPORT_MAX_AGE_DAYS", default=30),
+    # daily working periods (local time) that working-day and working-hour time limits count
+    "WORK_PERIODS": [("08:30", "12:00"), ("14:00", "17:30")],
     # range queries (gis_core.selectors.ranges): largest drawn polygon or line buffer (km², on the
     # ground), largest circle radius and line-buffer distance (m), vertices of one drawn shape,
     # and bins one heatmap or cluster answer may hold

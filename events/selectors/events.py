@@ -1,0 +1,122 @@
+"""Reads of events, always through the caller's jurisdiction."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import Prefetch, Q, QuerySet
+
+from accounts.permissions import Principal
+from accounts.scoping import Jurisdiction, scope_queryset
+from gis_core.codes import ancestor_codes
+from gis_core.errors import NotFound
+
+from .. import flow
+from ..models import Department, Event, EventCategory, Notification
+
+__all__ = [
+    "allowed_actions",
+    "categories_tree",
+    "department_allows",
+    "departments_visible",
+    "duplicate_candidates",
+    "event_get",
+    "events_visible",
+    "handler_department_ids",
+    "notifications_visible",
+]
+
+
+def events_visible(jurisdiction: Jurisdiction) -> QuerySet[Event]:
+    return scope_queryset(
+        Event.objects.select_related("category", "category__parent", "department"), jurisdiction
+    )
+
+
+def event_get(*, event_id: int, jurisdiction: Jurisdiction) -> Event:
+    """The event, if the caller may see it; otherwise 404, the same as for an id that does not exist."""
+    event = events_visible(jurisdiction).filter(pk=event_id).first()
+    if event is None:
+        raise NotFound(f"事件 {event_id} 不存在")
+    return event
+
+
+def duplicate_candidates(
+    event: Event,
+    *,
+    jurisdiction: Jurisdiction,
+    radius_m: float | None = None,
+    window_days: float | None = None,
+) -> QuerySet[Event]:
+    """Open events of the same category within ``radius_m`` metres on the ground (default 50)
+    reported within ``window_days`` days either side (default 7), nearest first."""
+    cfg = settings.CIVGRID
+    radius = cfg["EVENT_DUPLICATE_RADIUS_M"] if radius_m is None else radius_m
+    window = dt.timedelta(days=cfg["EVENT_DUPLICATE_WINDOW_DAYS"] if window_days is None else window_days)
+    qs = (
+        events_visible(jurisdiction)
+        .open()
+        .filter(
+            category_id=event.category_id,
+            reported_at__gte=event.reported_at - window,
+            reported_at__lte=event.reported_at + window,
+        )
+        .exclude(pk=event.pk)
+    )
+    return qs.near(event.geom, radius).order_by("distance", "reported_at", "id")
+
+
+def handler_department_ids(user_id: int | None) -> set[int]:
+    """The departments a user handles events for (empty: not a department member)."""
+    if user_id is None:
+        return set()
+    return set(Department.objects.filter(handlers=user_id).values_list("pk", flat=True))
+
+
+def department_allows(event: Event, principal: Principal, action: str) -> bool:
+    """Whether the department rule lets the caller take ``action``: a user who acts as a
+    department (handles, or hands a dispatch back, without ``events:manage``) must be a
+    handler of the department the event was dispatched to. A system's API key is
+    limited by its jurisdiction only."""
+    if event.state != "dispatched" or action not in ("handle", "return"):
+        return True
+    if "events:manage" in principal.scopes or principal.user_id is None:
+        return True
+    return event.department_id in handler_department_ids(principal.user_id)
+
+
+def allowed_actions(event: Event, principal: Principal) -> list[str]:
+    """What the caller may do next with the event (the flow, their scopes, their department)."""
+    return [
+        a for a in flow.actions_from(event.state, principal.scopes) if department_allows(event, principal, a)
+    ]
+
+
+def categories_tree(*, kind: str | None = None, active_only: bool = True) -> list[EventCategory]:
+    """Major classes with their minor classes prefetched (``children``)."""
+    minors = EventCategory.objects.filter(active=True) if active_only else EventCategory.objects.all()
+    majors = EventCategory.objects.filter(parent__isnull=True)
+    if active_only:
+        majors = majors.filter(active=True)
+    if kind:
+        majors = majors.filter(kind=kind)
+    return list(majors.prefetch_related(Prefetch("children", queryset=minors)))
+
+
+def departments_visible(jurisdiction: Jurisdiction) -> QuerySet[Department]:
+    """Departments inside the jurisdiction, and those of the regions above it (a city's
+    bureaus serve its districts too)."""
+    qs = Department.objects.filter(active=True)
+    if jurisdiction.nationwide:
+        return qs
+    within = scope_queryset(qs, jurisdiction)
+    bases = (
+        [jurisdiction.region_code] if jurisdiction.region_code else [g[:12] for g in jurisdiction.grid_codes]
+    )
+    above = {a for code in bases for a in ancestor_codes(code)}
+    return qs.filter(Q(pk__in=within.values("pk")) | Q(region_code__in=above))
+
+
+def notifications_visible(jurisdiction: Jurisdiction) -> QuerySet[Notification]:
+    return scope_queryset(Notification.objects.select_related("event", "event__category"), jurisdiction)
