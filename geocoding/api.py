@@ -64,6 +64,15 @@ def _radius(value) -> float:
     return radius
 
 
+def _batch_response(results: list[dict], ids: list) -> Response:
+    """Results in input order, each with its index and the caller's id when one was given."""
+    for i, (pid, result) in enumerate(zip(ids, results, strict=True)):
+        result["index"] = i
+        if pid is not None:
+            result["id"] = pid
+    return Response({"count": len(results), "results": results})
+
+
 def _body(request) -> dict:
     if not isinstance(request.data, dict):
         raise InvalidInput("请求体应为 JSON 对象")
@@ -132,11 +141,7 @@ class GeocodeBatchView(APIView):
                 ids.append(None)
                 texts.append(item)
         results = geocode_batch(texts, city=data.get("city"), crs=crs, jurisdiction=request.jurisdiction)
-        for i, (pid, result) in enumerate(zip(ids, results, strict=True)):
-            result["index"] = i
-            if pid is not None:
-                result["id"] = pid
-        return Response({"count": len(results), "results": results})
+        return _batch_response(results, ids)
 
 
 class ReverseView(APIView):
@@ -181,11 +186,7 @@ class ReverseView(APIView):
             data.get("points"), crs, max_points=settings.CIVGRID["GEOCODE_BATCH_MAX"]
         )
         results = reverse_batch(lons, lats, radius_m=radius, crs=crs, jurisdiction=request.jurisdiction)
-        for i, (pid, result) in enumerate(zip(ids, results, strict=True)):
-            result["index"] = i
-            if pid is not None:
-                result["id"] = pid
-        return Response({"count": len(results), "results": results})
+        return _batch_response(results, ids)
 
 
 class SuggestView(APIView):

@@ -183,67 +183,35 @@ class Gazetteer:
         self._add_sub(entity, aliases)
         return entity
 
-    def add_place(
-        self,
-        id: int,
-        name: str,
-        district_code: str,
-        point: tuple[float, float],
-        *,
-        kind: str = "compound",
-        aliases=(),
-        grid_code: str = "",
-        region_code: str = "",
-        door_id: int | None = None,
-    ) -> Entity:
+    def _point_entity(
+        self, kind: str, id: int, name: str, district_code: str, point, category: str, aliases,
+        grid_code: str, region_code: str, door_id: int | None, short: str = "",
+    ) -> Entity:  # fmt: skip
         entity = Entity(
-            Kind.PLACE,
-            id,
-            name,
-            SUB_LEVEL,
-            district_code,
-            prefix_of(region_code or district_code),
-            district_code[:6],
-            point,
-            grid_code,
-            region_code,
-            kind,
-            extra={"door_id": door_id},
-        )
-        self.places[id] = entity
-        self._add_sub(entity, aliases, _short_place(name))
+            kind, id, name, SUB_LEVEL, district_code, prefix_of(region_code or district_code),
+            district_code[:6], point, grid_code, region_code, category, extra={"door_id": door_id},
+        )  # fmt: skip
+        (self.places if kind == Kind.PLACE else self.pois)[id] = entity
+        self._add_sub(entity, aliases, short)
         return entity
 
+    def add_place(
+        self, id: int, name: str, district_code: str, point: tuple[float, float], *, kind: str = "compound",
+        aliases=(), grid_code: str = "", region_code: str = "", door_id: int | None = None,
+    ) -> Entity:  # fmt: skip
+        """A 地片/区片 or 小区 (``kind`` area/compound); 阳光花园小区 is also found as 阳光花园."""
+        return self._point_entity(
+            Kind.PLACE, id, name, district_code, point, kind, aliases, grid_code, region_code, door_id,
+            _short_place(name),
+        )  # fmt: skip
+
     def add_poi(
-        self,
-        id: int,
-        name: str,
-        district_code: str,
-        point: tuple[float, float],
-        *,
-        category: str = "",
-        aliases=(),
-        grid_code: str = "",
-        region_code: str = "",
-        door_id: int | None = None,
-    ) -> Entity:
-        entity = Entity(
-            Kind.POI,
-            id,
-            name,
-            SUB_LEVEL,
-            district_code,
-            prefix_of(region_code or district_code),
-            district_code[:6],
-            point,
-            grid_code,
-            region_code,
-            category,
-            extra={"door_id": door_id},
+        self, id: int, name: str, district_code: str, point: tuple[float, float], *, category: str = "",
+        aliases=(), grid_code: str = "", region_code: str = "", door_id: int | None = None,
+    ) -> Entity:  # fmt: skip
+        return self._point_entity(
+            Kind.POI, id, name, district_code, point, category, aliases, grid_code, region_code, door_id
         )
-        self.pois[id] = entity
-        self._add_sub(entity, aliases)
-        return entity
 
     def add_door(self, door: Door) -> None:
         self.doors[door.road_id].append(door)
