@@ -7,7 +7,7 @@ the same answer as for an id that does not exist.
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import F
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -23,13 +23,14 @@ from gis_core.api.views import SPATIAL_PARAMS
 from gis_core.errors import InvalidInput, NotFound
 
 from .. import flow
-from ..models import Attachment, EventKind, EventState
+from ..models import Attachment, EventKind
 from ..selectors.calendar import work_calendar
 from ..selectors.events import (
     categories_tree,
     departments_visible,
     duplicate_candidates,
     event_get,
+    events_filter,
     events_visible,
     notifications_visible,
 )
@@ -103,20 +104,13 @@ class EventListView(EventContextMixin, generics.GenericAPIView):
     serializer_class = EventSerializer
 
     def get_queryset(self):
-        qs = events_visible(self.request.jurisdiction)
         params = self.request.query_params
-        if category := params.get("category"):
-            qs = qs.filter(Q(category__code=category) | Q(category__parent__code=category))
-        if state := params.get("state"):
-            states = [s for s in state.split(",") if s]
-            unknown = [s for s in states if s not in EventState.values]
-            if unknown:
-                raise InvalidInput(f"state 应为 {'、'.join(EventState.values)}", details={"state": state})
-            qs = qs.filter(state__in=states)
-        if kind := params.get("kind"):
-            if kind not in EventKind.values:
-                raise InvalidInput("kind 应为 event 或 component", details={"kind": kind})
-            qs = qs.filter(kind=kind)
+        qs = events_filter(
+            events_visible(self.request.jurisdiction),
+            category=params.get("category"),
+            states=params.get("state"),
+            kind=params.get("kind"),
+        )
         return self.apply_spatial(qs)
 
     @extend_schema(

@@ -10,10 +10,10 @@ from django.db.models import Prefetch, Q, QuerySet
 from accounts.permissions import Principal
 from accounts.scoping import Jurisdiction, scope_queryset
 from gis_core.codes import ancestor_codes
-from gis_core.errors import NotFound
+from gis_core.errors import InvalidInput, NotFound
 
 from .. import flow
-from ..models import Department, Event, EventCategory, Notification
+from ..models import Department, Event, EventCategory, EventKind, EventState, Notification
 
 __all__ = [
     "allowed_actions",
@@ -22,6 +22,7 @@ __all__ = [
     "departments_visible",
     "duplicate_candidates",
     "event_get",
+    "events_filter",
     "events_visible",
     "handler_department_ids",
     "notifications_visible",
@@ -32,6 +33,24 @@ def events_visible(jurisdiction: Jurisdiction) -> QuerySet[Event]:
     return scope_queryset(
         Event.objects.select_related("category", "category__parent", "department"), jurisdiction
     )
+
+
+def events_filter(
+    qs: QuerySet[Event], *, category: str | None = None, states: str | None = None, kind: str | None = None
+) -> QuerySet[Event]:
+    """Filter by category (major or minor code), states (comma-separated) and kind; bad values are 400."""
+    if category:
+        qs = qs.filter(Q(category__code=category) | Q(category__parent__code=category))
+    if states:
+        wanted = [s for s in states.split(",") if s]
+        if any(s not in EventState.values for s in wanted):
+            raise InvalidInput(f"state 应为 {'、'.join(EventState.values)}", details={"state": states})
+        qs = qs.filter(state__in=wanted)
+    if kind:
+        if kind not in EventKind.values:
+            raise InvalidInput("kind 应为 event 或 component", details={"kind": kind})
+        qs = qs.filter(kind=kind)
+    return qs
 
 
 def event_get(*, event_id: int, jurisdiction: Jurisdiction) -> Event:

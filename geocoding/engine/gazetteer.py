@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -59,6 +60,7 @@ class Entity:
     category: str = ""  # POI category, place kind, road kind
     line: BaseGeometry | None = None  # road centre line
     extra: dict = field(default_factory=dict)
+    forms: list[tuple[str, float]] = field(default_factory=list)  # normalized name forms and weights
 
 
 @dataclass(slots=True)
@@ -111,7 +113,6 @@ class Gazetteer:
         self._fuzzy: dict[tuple, FuzzyIndex] = {}
         self.max_len = 0
         self.revision: object = None  # set by whoever loads it
-        self.forms: dict[int, list[tuple[str, float]]] = {}  # id(entity) → its normalized name forms
 
     # ------------------------------------------------------------------ building
     def _index_name(self, entity: Entity, names: Iterable[tuple[str, float]]) -> None:
@@ -124,7 +125,7 @@ class Gazetteer:
         for name, weight in seen.items():
             self.names[name].append((entity, weight))
             self.max_len = max(self.max_len, len(name))
-        self.forms[id(entity)] = list(seen.items())
+        entity.forms = list(seen.items())
 
     def add_region(
         self,
@@ -147,7 +148,7 @@ class Gazetteer:
             forms.append((short_name, SHORT))
         self._index_name(entity, forms)
         if level <= 3 and name != "市辖区":
-            for form, weight in self.forms[id(entity)]:
+            for form, weight in entity.forms:
                 self._global_fuzzy.add(form, entity, weight)
         return entity
 
@@ -236,6 +237,11 @@ class Gazetteer:
         p = prefix_of(code)
         return [e for n in (2, 4, 6, 9, 12) if n <= len(p) and (e := self.by_prefix.get(p[:n])) is not None]
 
+    @cached_property
+    def sorted_names(self) -> list[str]:
+        """Every name form, sorted (prefix search for suggestions); built on first use, after loading."""
+        return sorted(self.names)
+
     def chain_name(self, code: str) -> str:
         """The names of a region's chain run together (四川省泸州市江阳区), without 市辖区."""
         return "".join(e.name for e in self.chain(code) if e.name != "市辖区") if code else ""
@@ -263,7 +269,7 @@ class Gazetteer:
             else:
                 index = FuzzyIndex()
                 for e in pool():
-                    for form, weight in self.forms.get(id(e), ()):
+                    for form, weight in e.forms:
                         index.add(form, e, weight)
             self._fuzzy[key] = index
         return index

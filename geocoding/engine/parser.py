@@ -21,7 +21,7 @@ from rapidfuzz.distance import Levenshtein
 
 from .gazetteer import SUB_LEVEL, Entity, Gazetteer, Kind
 
-__all__ = ["Parse", "Token", "parse"]
+__all__ = ["Parse", "State", "Token", "fits", "parse"]
 
 BEAM = 8
 TYPO_COST = 1.6
@@ -97,7 +97,7 @@ class Parse:
 Visible = Callable[[Entity], bool]
 
 
-def _fits(st: State, e: Entity, visible: Visible | None) -> bool:
+def fits(st: State, e: Entity, visible: Visible | None) -> bool:
     ctx = st.ctx
     if e.kind == Kind.REGION:
         if st.stage > 0:
@@ -189,7 +189,7 @@ def _fuzzy_tokens(st: State, text: str, gaz: Gazetteer, visible: Visible | None)
             ):
                 continue
             seen.add((id(e), length))
-            if _fits(st, e, visible):
+            if fits(st, e, visible):
                 tok = Token(e.kind, p, p + length, span, e, weight, True)
                 out.append((tok, _gain(e, len(form), weight) - TYPO_COST))
     return out
@@ -242,21 +242,21 @@ def _expand(st: State, text: str, gaz: Gazetteer, visible: Visible | None) -> li
         entries = gaz.names.get(text[p : p + length])
         if not entries:
             continue
-        fits = [(e, w) for e, w in entries if _fits(st, e, visible)]
-        if st.ctx is None and len(fits) > 8:
+        matched = [(e, w) for e, w in entries if fits(st, e, visible)]
+        if st.ctx is None and len(matched) > 8:
             # a name found all over the country with no context (新华, 城关镇): only high levels
-            fits = [(e, w) for e, w in fits if e.kind == Kind.REGION and e.level <= 3]
-        for e, w in fits:
+            matched = [(e, w) for e, w in matched if e.kind == Kind.REGION and e.level <= 3]
+        for e, w in matched:
             tok = Token(e.kind, p, p + length, text[p : p + length], e, w)
             out.append(_entity_state(st, tok, _gain(e, length, w)))
-        if not fits and length >= 3 and st.ctx is not None and st.stage == 0:
+        if not matched and length >= 3 and st.ctx is not None and st.stage == 0:
             # a full region name that does not nest in the context (江阳区小市街道): read as a
             # contradiction, not as noise — the answer stays at the context, with less confidence
             e = next((e for e, w in entries if e.kind == Kind.REGION and w == 1.0 and e.level >= 3), None)
             if e is not None:
                 tok = Token("conflict", p, p + length, text[p : p + length], None, value={"name": e.name})
                 out.append(_with(st, tok, 0.0))
-        if fits:
+        if matched:
             longest_exact = max(longest_exact, length)
     # a typo is looked for where no name of three or more characters starts, after a name or at the start
     if longest_exact < 3 and (not st.tokens or st.tokens[-1].entity is not None):

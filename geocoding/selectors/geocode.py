@@ -10,7 +10,6 @@ applies the caller's jurisdiction: a scoped caller only gets answers inside it.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +20,8 @@ from django.db import connection
 from accounts.scoping import Jurisdiction
 from gis_core.crs import from_wgs84
 from gis_core.errors import InvalidInput
-from gis_core.selectors.locate import locate_points
+from gis_core.revisions import RevisionCache
+from gis_core.selectors.locate import deepest_code, locate_points, region_json
 
 from ..engine.gazetteer import Building, Door, Entity, Gazetteer, Kind
 from ..engine.normalize import normalize
@@ -44,13 +44,6 @@ NATIONWIDE = Jurisdiction(nationwide=True)
 
 
 # ---------------------------------------------------------------------------------------- loading
-def _revision() -> tuple[int, str]:
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT revision, xmin::text FROM {GazetteerRevision._meta.db_table} WHERE id = 1")
-        row = cur.fetchone()
-    return (row[0], row[1]) if row else (0, "")
-
-
 def _load(revision: tuple[int, str]) -> Gazetteer:
     gaz = Gazetteer()
     with connection.cursor() as cur:
@@ -90,19 +83,12 @@ def _load(revision: tuple[int, str]) -> Gazetteer:
     return gaz.finish()
 
 
-_gazetteer: Gazetteer | None = None
-_lock = threading.Lock()
+_cache = RevisionCache(GazetteerRevision, _load)
 
 
 def gazetteer() -> Gazetteer:
     """The current in-memory gazetteer (reloaded after any gazetteer write)."""
-    global _gazetteer
-    revision = _revision()
-    if _gazetteer is None or _gazetteer.revision != revision:
-        with _lock:
-            if _gazetteer is None or _gazetteer.revision != revision:
-                _gazetteer = _load(revision)
-    return _gazetteer
+    return _cache.get()
 
 
 # ---------------------------------------------------------------------------------------- answers
@@ -183,7 +169,7 @@ def check_text(text) -> str | None:
         return "地址为空"
     if len(text) > settings.CIVGRID["GEOCODE_MAX_CHARS"]:
         return f"地址过长（{len(text)} 个字符，上限 {settings.CIVGRID['GEOCODE_MAX_CHARS']}）"
-    if "\x00" in text or sum(1 for c in text if ord(c) < 32 and c not in "\t\r\n") > 0:
+    if any(ord(c) < 32 and c not in "\t\r\n" for c in text):
         return "地址含有控制字符（二进制内容？）"
     return None
 
@@ -242,12 +228,6 @@ def geocode(
     return geocode_batch([text], city=city, crs=crs, jurisdiction=jurisdiction)[0]
 
 
-def _region_json(e: Entity) -> dict:
-    from gis_core.models import RegionLevel
-
-    return {"code": e.code, "name": e.name, "level": e.level, "level_name": RegionLevel(e.level).label}
-
-
 def _answer(text: str, pl: Placement, loc, gaz: Gazetteer, jurisdiction: Jurisdiction, crs: str) -> dict:
     body = {
         "query": text,
@@ -270,9 +250,9 @@ def _answer(text: str, pl: Placement, loc, gaz: Gazetteer, jurisdiction: Jurisdi
         loc = None
     regions = list(loc.regions) if loc is not None and loc.regions else []
     if not regions and pl.region is not None:
-        regions = [_region_json(e) for e in gaz.chain(pl.region.code)]
+        regions = [region_json(e.code, e.name, e.level) for e in gaz.chain(pl.region.code)]
     grid = loc.grid if loc is not None else None
-    deepest = grid["code"] if grid else regions[-1]["code"] if regions else None
+    deepest = deepest_code(grid, regions)
     if not jurisdiction.nationwide and (deepest is None or not jurisdiction.covers_code(deepest)):
         return {
             "query": text,

@@ -20,7 +20,7 @@ from pyproj import Geod
 
 from accounts.scoping import Jurisdiction
 from gis_core.crs import from_wgs84
-from gis_core.selectors.locate import locate_points
+from gis_core.selectors.locate import deepest_code, locate_points
 
 from ..engine.gazetteer import Entity, Gazetteer
 from .geocode import NATIONWIDE, gazetteer
@@ -133,7 +133,7 @@ def reverse_batch(
     locations = locate_points(lons, lats)
     out = []
     for i, loc in enumerate(locations):
-        deepest = loc.grid["code"] if loc.grid else loc.regions[-1]["code"] if loc.regions else None
+        deepest = deepest_code(loc.grid, loc.regions)
         if not jurisdiction.nationwide and (deepest is None or not jurisdiction.covers_code(deepest)):
             out.append({"status": "outside", "message": "该点不在您的管辖范围内"})
             continue

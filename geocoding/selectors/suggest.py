@@ -16,20 +16,12 @@ from accounts.scoping import Jurisdiction
 
 from ..engine.gazetteer import Entity, Gazetteer, Kind
 from ..engine.normalize import normalize
-from ..engine.parser import State, _fits, parse
+from ..engine.parser import State, fits, parse
 from .geocode import NATIONWIDE, gazetteer, visibility
 
 __all__ = ["suggest"]
 
 _KIND_RANK = {Kind.POI: 0, Kind.PLACE: 0, Kind.ROAD: 1, Kind.REGION: 2}
-
-
-def _sorted_names(gaz: Gazetteer) -> list[str]:
-    names = getattr(gaz, "_sorted_names", None)
-    if names is None:
-        names = sorted(gaz.names)
-        gaz._sorted_names = names
-    return names
 
 
 def _label(gaz: Gazetteer, e: Entity) -> str:
@@ -121,7 +113,7 @@ def suggest(q: str, *, limit: int = 10, jurisdiction: Jurisdiction | None = None
             ]
             below += sorted(subs, key=lambda e: (_KIND_RANK[e.kind], e.name))
         return [_entity_json(gaz, e) for e in below[:limit]]
-    names = _sorted_names(gaz)
+    names = gaz.sorted_names
     start = bisect.bisect_left(names, tail)
     found: dict[int, tuple] = {}
     scanned = 0
@@ -130,7 +122,7 @@ def suggest(q: str, *, limit: int = 10, jurisdiction: Jurisdiction | None = None
             break
         scanned += 1
         for e, weight in gaz.names[name]:
-            if id(e) in found or not _fits(state, e, visible):
+            if id(e) in found or not fits(state, e, visible):
                 continue
             if e.kind == Kind.REGION and not jurisdiction.nationwide and not jurisdiction.covers_code(e.code):
                 continue

@@ -171,12 +171,13 @@ def test_reverse_nearest_door(api):
     lon, lat = door.geom.coords
     body = api.get("/api/v1/reverse", {"lon": lon + 0.00005, "lat": lat}).json()
     assert body["status"] == "ok"
-    assert body["nearest"]["kind"] in ("door", "poi", "compound")
-    assert body["distance_m"] <= 10
-    assert body["grid"] is not None and body["regions"][0]["name"] == "四川省"
-    if body["nearest"]["kind"] == "door":
-        assert body["address"].endswith(body["nearest"]["label"])
-    assert "road" in body
+    # 5 m east of the door: that door (door plates come first among points at the same spot)
+    assert body["nearest"]["kind"] == "door"
+    assert body["nearest"]["label"] == door.label
+    assert 3 <= body["distance_m"] <= 7
+    assert body["grid"]["code"] == door.grid_code and body["regions"][0]["name"] == "四川省"
+    assert body["address"].endswith(door.street.name + door.label)
+    assert body["road"]["name"] == door.street.name
 
 
 def test_reverse_in_gcj02_and_batch_order(api):

@@ -19,7 +19,7 @@ from ..errors import InvalidInput, TooLarge
 from ..imports.registry import get_layer
 from ..imports.service import EXPORT_FORMATS, export_layer, import_file
 from ..models import Region
-from ..selectors.locate import Location, locate_point, locate_points
+from ..selectors.locate import Location, deepest_code, locate_point, locate_points
 from .params import parse_code, parse_crs, parse_lonlat, parse_points
 from .serializers import RegionDetailSerializer, RegionSerializer
 from .spatial import SpatialViewMixin
@@ -81,7 +81,7 @@ class RegionViewSet(SpatialViewMixin, viewsets.ReadOnlyModelViewSet):
 
 def _location_json(loc: Location, covers) -> dict:
     """A location as JSON; one outside the caller's jurisdiction says only that."""
-    deepest = loc.grid["code"] if loc.grid else loc.regions[-1]["code"] if loc.regions else None
+    deepest = deepest_code(loc.grid, loc.regions)
     if deepest is not None and not covers(deepest):
         return {"inside": False, "grid": None, "regions": [], "message": "该点不在您的管辖范围内"}
     body = {"inside": loc.inside, "grid": loc.grid, "regions": list(loc.regions)}

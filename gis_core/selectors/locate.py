@@ -17,7 +17,6 @@ Points are WGS84; conversion from other coordinate systems happens in the API.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +26,17 @@ from django.db import connection
 from ..codes import ancestor_codes
 from ..models import LocatorLayer, LocatorPart, LocatorRevision, Region, RegionLevel
 from ..pointindex import PolygonBinIndex
+from ..revisions import RevisionCache
 
-__all__ = ["Location", "locate_grid_codes", "locate_point", "locate_points", "locate_points_raw"]
+__all__ = [
+    "Location",
+    "deepest_code",
+    "locate_grid_codes",
+    "locate_point",
+    "locate_points",
+    "locate_points_raw",
+    "region_json",
+]
 
 
 @dataclass(frozen=True)
@@ -43,14 +51,20 @@ class Location:
         return self.grid is not None
 
 
-def _region_dict(r: Region) -> dict:
-    return {"code": r.code, "name": r.name, "level": r.level, "level_name": RegionLevel(r.level).label}
+def region_json(code: str, name: str, level: int) -> dict:
+    """A region as it appears in a region chain."""
+    return {"code": code, "name": name, "level": level, "level_name": RegionLevel(level).label}
+
+
+def deepest_code(grid: dict | None, regions) -> str | None:
+    """The most specific code of a location: its grid's, else its deepest region's (jurisdiction checks)."""
+    return grid["code"] if grid else regions[-1]["code"] if regions else None
 
 
 def _chains(region_codes: set[str]) -> dict[str, tuple[dict, ...]]:
     """Region chain of each code, with one query for all of them."""
     wanted = {a for c in region_codes for a in ancestor_codes(c)}
-    rows = {r.code: _region_dict(r) for r in Region.objects.filter(code__in=wanted)}
+    rows = {r.code: region_json(r.code, r.name, r.level) for r in Region.objects.filter(code__in=wanted)}
     return {c: tuple(rows[a] for a in ancestor_codes(c) if a in rows) for c in region_codes}
 
 
@@ -115,31 +129,11 @@ class _Index:
         self.chains = _chains(set(self.region_code.tolist()))
 
 
-_index: _Index | None = None
-_index_lock = threading.Lock()
-
-
-def _revision() -> tuple[int, str]:
-    """The locator revision and the id of the transaction that wrote it (``xmin``).
-
-    The counter alone is not enough: after a rolled-back change that this
-    process had already loaded, the next committed change brings the counter
-    back to the same number. Transaction ids are never reused.
-    """
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT revision, xmin::text FROM {LocatorRevision._meta.db_table} WHERE id = 1")
-        row = cur.fetchone()
-    return (row[0], row[1]) if row else (0, "")
+_cache = RevisionCache(LocatorRevision, _Index)
 
 
 def _current_index() -> _Index:
-    global _index
-    revision = _revision()
-    if _index is None or _index.revision != revision:
-        with _index_lock:
-            if _index is None or _index.revision != revision:
-                _index = _Index(revision)
-    return _index
+    return _cache.get()
 
 
 def locate_points_raw(lons: np.ndarray, lats: np.ndarray) -> tuple[_Index, np.ndarray]:
