@@ -7,10 +7,11 @@ RUN=.run
 mkdir -p "$RUN/log"
 
 stop_pid() {
-  local f=$1
-  if [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null; then
-    kill "$(cat "$f")"
-    for _ in $(seq 1 50); do kill -0 "$(cat "$f")" 2>/dev/null || break; sleep 0.1; done
+  local f=$1 pid
+  pid=$(cat "$f" 2>/dev/null) || true
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"  # the process may remove its own pid file as it exits: wait on the pid read once
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
   rm -f "$f"
 }
