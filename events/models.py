@@ -249,11 +249,15 @@ class EventTransition(models.Model):
     )
     # the deadline of the step this transition ended (on-time statistics): None without a limit
     step_due_at = models.DateTimeField("原环节时限", null=True, blank=True)
+    # when the step this transition ended began (handling-time statistics; a suspension does
+    # not restart a step)
+    step_started_at = models.DateTimeField("原环节开始", null=True, blank=True)
 
     class Meta:
         verbose_name = "事件流转记录"
         verbose_name_plural = "事件流转记录"
         ordering = ["event", "at", "id"]
+        indexes = [models.Index(fields=["action", "at"], name="event_transition_action_idx")]
 
     def __str__(self) -> str:
         return f"#{self.event_id} {self.action} {self.from_state}→{self.to_state}"

@@ -741,6 +741,96 @@ def ex_doors_stats(ctx: Ctx) -> None:
             expect(ctx.client.get(url, {"by": by, "export": export}), 200, ctx)
 
 
+def _expected_events(params: dict) -> int:
+    from gis_core.selectors.ranges import RangeFilter
+
+    return RangeFilter.from_params(params).apply(_ev_a_events(), time_field="reported_at").count()
+
+
+def ex_events_search(ctx: Ctx) -> None:
+    _ev_setup(ctx)
+    for params, echoed in _door_ranges(ctx):
+        body = {**params, "count": True}
+        response = expect(ctx.client.post("/api/v1/events/search", body, format="json"), 200, ctx, echoed)
+        assert response.json()["count"] == _expected_events(params), params
+    response = expect(ctx.client.get("/api/v1/events", {"export": "csv"}), 200, ctx)
+    assert response.content.decode("utf-8-sig").count("\r\n") == 1 + _ev_a_events().count()
+
+
+def ex_events_heatmap(ctx: Ctx) -> None:
+    _ev_setup(ctx)
+    for params, echoed in _door_ranges(ctx):
+        for shape in ("square", "hex"):
+            query = {**params, "zoom": 15, "shape": shape, "weight": "escalation"}
+            body = expect(ctx.client.get("/api/v1/events/heatmap", query), 200, ctx, echoed).json()
+            assert body["count"] == sum(b["count"] for b in body["bins"]) == _expected_events(params), params
+
+
+def ex_events_clusters(ctx: Ctx) -> None:
+    setup = _ev_setup(ctx)
+    a_ids = set(_ev_a_events().values_list("pk", flat=True))
+    for params, echoed in _door_ranges(ctx):
+        body = expect(
+            ctx.client.get("/api/v1/events/clusters", {**params, "zoom": 18}), 200, ctx, echoed
+        ).json()
+        assert body["count"] == _expected_events(params), params
+        assert {c["id"] for c in body["clusters"] if "id" in c} <= a_ids
+        assert setup["b_near"].pk not in {c.get("id") for c in body["clusters"]}
+
+
+def ex_events_stats(ctx: Ctx) -> None:
+    _ev_setup(ctx)
+    for params, echoed in _door_ranges(ctx):
+        expected = _expected_events(params)
+        for by in (
+            "district",
+            "community",
+            "grid",
+            "category",
+            "major",
+            "source",
+            "state",
+            "department",
+            "month",
+        ):
+            body = expect(
+                ctx.client.get("/api/v1/events/stats", {**params, "by": by}), 200, ctx, echoed
+            ).json()
+            assert body["total"] == expected == sum(r["count"] for r in body["results"]), (params, by)
+    for export in ("csv", "xlsx"):
+        expect(ctx.client.get("/api/v1/events/stats", {"by": "grid", "export": export}), 200, ctx)
+
+
+def ex_events_performance(ctx: Ctx) -> None:
+    from accounts.permissions import SCOPES, Principal
+    from accounts.scoping import Jurisdiction
+    from events.services.lifecycle import event_transition
+
+    setup = _ev_setup(ctx)
+    system = Principal("system:walk", frozenset(SCOPES), Jurisdiction(nationwide=True))
+    for key in ("a", "b"):
+        for action in ("verify", "register", "dispatch", "handle"):
+            department = setup["departments"][key].pk if action == "dispatch" else None
+            event_transition(principal=system, event_id=setup[key].pk, action=action, note="走查",
+                             department_id=department)  # fmt: skip
+    b_department = setup["departments"]["b"].pk
+    for params, echoed in _door_ranges(ctx):
+        for by in ("department", "district", "subdistrict", "grid"):
+            query = {**params, "by": by}
+            rows = expect(ctx.client.get("/api/v1/events/performance", query), 200, ctx, echoed).json()[
+                "results"
+            ]
+            assert b_department not in {r["key"] for r in rows if by == "department"}
+            assert all(
+                r["key"] is None or str(r["key"]).startswith(A_PREFIX) for r in rows if by != "department"
+            )
+    rows = expect(ctx.client.get("/api/v1/events/performance", {"by": "department"}), 200, ctx).json()[
+        "results"
+    ]
+    assert setup["departments"]["a"].pk in {r["key"] for r in rows}
+    expect(ctx.client.get("/api/v1/events/performance", {"by": "grid", "export": "xlsx"}), 200, ctx)
+
+
 #: normalized route → how a district-A caller exercises it against district B
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
@@ -767,6 +857,11 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/doors/heatmap": ex_doors_heatmap,
     "api/v1/doors/clusters": ex_doors_clusters,
     "api/v1/doors/stats": ex_doors_stats,
+    "api/v1/events/search": ex_events_search,
+    "api/v1/events/heatmap": ex_events_heatmap,
+    "api/v1/events/clusters": ex_events_clusters,
+    "api/v1/events/stats": ex_events_stats,
+    "api/v1/events/performance": ex_events_performance,
     "api/v1/events": ex_events,
     "api/v1/events/<int:pk>": ex_event_detail,
     "api/v1/events/<int:pk>/transitions": ex_event_transitions,

@@ -257,6 +257,7 @@ CIVGRID = {
     "RANGE_MAX_BUFFER_M": env.float("CIVGRID_RANGE_MAX_BUFFER_M", default=5_000.0),
     "RANGE_MAX_VERTICES": env.int("CIVGRID_RANGE_MAX_VERTICES", default=10_000),
     "RANGE_MAX_BINS": env.int("CIVGRID_RANGE_MAX_BINS", default=50_000),
+    "EXPORT_MAX_ROWS": env.int("CIVGRID_EXPORT_MAX_ROWS", default=200_000),
 }
 
 LOGGING = {

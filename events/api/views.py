@@ -6,8 +6,10 @@ the same answer as for an id that does not exist.
 
 from __future__ import annotations
 
+import dataclasses
+
 from django.conf import settings
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.http import FileResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -17,26 +19,44 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import principal_of
+from gis_core.api.aggregates import (
+    CLUSTER_PARAMETERS,
+    HEATMAP_PARAMETERS,
+    STATS_PARAMETERS,
+    clusters_response,
+    heatmap_response,
+    parse_top,
+    stats_response,
+)
+from gis_core.api.exports import EXPORT_PARAMETER, ListExport, export_format, export_response
 from gis_core.api.params import parse_crs, parse_float, parse_lonlat
+from gis_core.api.ranges import (
+    COUNT_PARAMETER,
+    RANGE_PARAMETERS,
+    range_filter_from_params,
+    range_response,
+    request_params,
+)
 from gis_core.api.spatial import SpatialViewMixin
 from gis_core.api.views import SPATIAL_PARAMS
 from gis_core.errors import InvalidInput, NotFound
 
 from .. import flow
-from ..models import Attachment, EventKind
+from ..models import Attachment, Event, EventCategory, EventKind, EventSource, EventState
 from ..selectors.calendar import work_calendar
 from ..selectors.events import (
     categories_tree,
     departments_visible,
     duplicate_candidates,
     event_get,
-    events_filter,
     events_visible,
     notifications_visible,
 )
+from ..selectors.performance import GROUPS, SORT_KEYS, performance
 from ..services.lifecycle import event_merge, event_transition
 from ..services.notifications import notifications_mark_read
 from ..services.reporting import ReportInput, event_report
+from .filters import EVENT_FILTER_PARAMETERS, TIME_FIELD, filter_events
 from .serializers import (
     CategorySerializer,
     DepartmentSerializer,
@@ -53,13 +73,35 @@ __all__ = [
     "AttachmentView",
     "CategoryListView",
     "DepartmentListView",
+    "EventClustersView",
     "EventDetailView",
     "EventDuplicatesView",
+    "EventHeatmapView",
     "EventListView",
     "EventMergeView",
+    "EventPerformanceView",
+    "EventSearchView",
+    "EventStatsView",
     "EventTransitionView",
     "NotificationListView",
 ]
+
+EVENT_EXPORT = ListExport(
+    columns=[
+        ("id", "编号"), ("kind", "类型"), ("category__parent__name", "大类"), ("category__code", "小类编码"),
+        ("category__name", "小类"), ("description", "描述"), ("state", "状态"), ("source", "来源"),
+        ("address", "地址"), ("district_code", "区县代码"), ("street_code", "街道代码"),
+        ("region_code", "社区代码"), ("grid_code", "单元网格"), ("department__name", "处置部门"),
+        ("reported_at", "上报时间"), ("due_at", "本环节时限"), ("escalation_level", "督办级别"),
+        ("closed_at", "结束时间"),
+    ],
+    labels={
+        "kind": dict(EventKind.choices), "state": dict(EventState.choices),
+        "source": dict(EventSource.choices),
+    },
+    title="事件",
+    filename="events",
+)  # fmt: skip
 
 
 def _files(request) -> list:
@@ -97,34 +139,37 @@ class EventContextMixin(SpatialViewMixin):
         return Response(body, status=status_code)
 
 
+def _event_layer(request, params) -> QuerySet[Event]:
+    """The caller's events under the event filters (the range filter is applied by the helpers)."""
+    return filter_events(events_visible(request.jurisdiction), params)
+
+
 class EventListView(EventContextMixin, generics.GenericAPIView):
-    """事件列表（GeoJSON，按管辖范围）与事件上报。"""
+    """事件列表与事件上报。
+
+    GET：范围查询（区划/网格/矩形/圆/多边形/沿线缓冲/时间）加事件筛选（分类、状态、来源、
+    超时、颜色、部门），GeoJSON 分页、计数（count=true）或导出（export=csv|xlsx），新上报的在前。
+    """
 
     required_scopes = {"GET": "events:read", "POST": "events:write"}
     serializer_class = EventSerializer
 
-    def get_queryset(self):
-        params = self.request.query_params
-        qs = events_filter(
-            events_visible(self.request.jurisdiction),
-            category=params.get("category"),
-            states=params.get("state"),
-            kind=params.get("kind"),
-        )
-        return self.apply_spatial(qs)
-
     @extend_schema(
         operation_id="v1_events_list",
-        parameters=[
-            *SPATIAL_PARAMS,
-            OpenApiParameter("category", str, description="大类或小类编码"),
-            OpenApiParameter("state", str, description="状态，可逗号分隔多个"),
-            OpenApiParameter("kind", str, enum=EventKind.values),
-        ],
+        parameters=[*RANGE_PARAMETERS, *EVENT_FILTER_PARAMETERS, COUNT_PARAMETER, EXPORT_PARAMETER],
+        responses=EventSerializer(many=True),
     )
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.query(request)
+
+    def query(self, request):
+        params = request_params(request)
+        qs = _event_layer(request, params).annotate(display_geom=F("geom")).order_by("-reported_at", "-id")
+        context = self.get_serializer_context()
+        return range_response(
+            request, qs, EventSerializer, time_field=TIME_FIELD, export=EVENT_EXPORT,
+            context={k: context[k] for k in ("now", "calendar", "principal")},
+        )  # fmt: skip
 
     @extend_schema(
         request={"application/json": ReportRequest, "multipart/form-data": ReportRequest},
@@ -201,6 +246,131 @@ class EventMergeView(EventContextMixin, generics.GenericAPIView):
             principal=principal_of(request), event_id=pk, original_id=data["original"], note=data["note"]
         )
         return self.detail(event.pk)
+
+
+class EventSearchView(EventListView):
+    """同 GET /api/v1/events 的查询，参数放在 JSON 请求体中（绘制的多边形、长线过长时）。"""
+
+    required_scopes = {"POST": "events:read"}
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=EventSerializer(many=True))
+    def post(self, request):
+        return self.query(request)
+
+
+class _EventAggregate(APIView):
+    """GET with query parameters, or POST with them in a JSON body."""
+
+    required_scopes = {"GET": "events:read", "POST": "events:read"}
+
+    def layer(self, request) -> QuerySet[Event]:
+        return _event_layer(request, request_params(request))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        """同 GET，参数放在 JSON 请求体中。"""
+        return self.get(request)
+
+
+class EventHeatmapView(_EventAggregate):
+    """事件热力图：数据库内分箱聚合（方格或六边形，按缩放级别或地面边长），只返回分箱，
+    分箱计数之和等于筛选后的事件数；weight=escalation 按督办级别加权。"""
+
+    @extend_schema(parameters=[*HEATMAP_PARAMETERS, *EVENT_FILTER_PARAMETERS], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return heatmap_response(
+            request,
+            self.layer(request),
+            time_field=TIME_FIELD,
+            weight_fields={"escalation": "escalation_level"},
+        )
+
+
+class EventClustersView(_EventAggregate):
+    """事件点聚合：低缩放级别下在服务器端聚合（质心、数量、范围；单个事件带 id）。"""
+
+    @extend_schema(parameters=[*CLUSTER_PARAMETERS, *EVENT_FILTER_PARAMETERS], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return clusters_response(request, self.layer(request), time_field=TIME_FIELD)
+
+
+class EventStatsView(_EventAggregate):
+    """事件统计：按区划（任意级别）、网格、小类、大类、来源、状态、类型、部门计数，
+    按日/周/月趋势；top=N 排名；export=csv|xlsx 导出。"""
+
+    @extend_schema(parameters=[*STATS_PARAMETERS, *EVENT_FILTER_PARAMETERS], responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        categories = dict(EventCategory.objects.values_list("code", "name"))
+        return stats_response(
+            request,
+            self.layer(request),
+            time_field=TIME_FIELD,
+            fields={
+                "category": ("category__code", "小类"),
+                "major": ("category__parent__code", "大类"),
+                "source": ("source", "来源"),
+                "state": ("state", "状态"),
+                "kind": ("kind", "类型"),
+                "department": ("department__name", "处置部门"),
+            },
+            labels={
+                "category": categories,
+                "major": categories,
+                "source": dict(EventSource.choices),
+                "state": dict(EventState.choices),
+                "kind": dict(EventKind.choices),
+            },
+            title="事件",
+        )
+
+
+PERFORMANCE_COLUMNS = {
+    "department": [
+        ("key", "部门编号"), ("name", "处置部门"), ("region_code", "所属区划"), ("completed", "处置数"),
+        ("on_time", "按期处置数"), ("on_time_rate", "按期率"), ("mean_hours", "平均处置时长（小时）"),
+        ("median_hours", "处置时长中位数（小时）"), ("returned", "退回数"), ("open", "待处置"),
+        ("overdue", "超时待处置"),
+    ],
+    "area": [
+        ("key", "代码"), ("name", "名称"), ("completed", "完成环节数"), ("on_time", "按期环节数"),
+        ("on_time_rate", "按期率"), ("closed", "结案数"), ("mean_hours", "平均结案时长（小时）"),
+        ("median_hours", "结案时长中位数（小时）"), ("open", "未结事件"), ("overdue", "超时未结"),
+    ],
+}  # fmt: skip
+
+
+class EventPerformanceView(_EventAggregate):
+    """处置时长与按期率：按处置部门、区县、街道、社区或网格；from/to 为环节完成时间窗口；
+    sort 排序（默认按期率降序），top=N 排名，export=csv|xlsx 导出。"""
+
+    @extend_schema(
+        parameters=[
+            *RANGE_PARAMETERS,
+            *EVENT_FILTER_PARAMETERS,
+            OpenApiParameter("by", str, enum=list(GROUPS), required=True),
+            OpenApiParameter(
+                "sort", str, description=f"{'、'.join(SORT_KEYS)}；前加 - 为降序，默认 -on_time_rate"
+            ),
+            OpenApiParameter("top", int, description="只取前 N 项（1–1000）"),
+            EXPORT_PARAMETER,
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        params = request_params(request)
+        rf = range_filter_from_params(params)
+        # the window is on when the steps ended, not on when the events were reported
+        events = dataclasses.replace(rf, since=None, until=None).apply(self.layer(request))
+        by = str(params.get("by") or "")
+        rows = performance(
+            events, by=by, since=rf.since, until=rf.until, sort=str(params.get("sort") or "-on_time_rate"),
+            top=parse_top(params),
+        )  # fmt: skip
+        columns = PERFORMANCE_COLUMNS["department" if by == "department" else "area"]
+        if fmt := export_format(params):
+            return export_response(rows, columns, fmt, title=f"处置按期率-{by}", filename=f"performance-{by}")
+        return Response({"by": by, "range": rf.describe(), "results": rows})
 
 
 def _bounded(value, name: str, default: float, top: float) -> float:

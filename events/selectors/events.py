@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from accounts.permissions import Principal
 from accounts.scoping import Jurisdiction, scope_queryset
@@ -13,9 +14,10 @@ from gis_core.codes import ancestor_codes
 from gis_core.errors import InvalidInput, NotFound
 
 from .. import flow
-from ..models import Department, Event, EventCategory, EventKind, EventState, Notification
+from ..models import Department, Event, EventCategory, EventKind, EventSource, EventState, Notification
 
 __all__ = [
+    "COLOURS",
     "allowed_actions",
     "categories_tree",
     "department_allows",
@@ -35,21 +37,69 @@ def events_visible(jurisdiction: Jurisdiction) -> QuerySet[Event]:
     )
 
 
+COLOURS = ("green", "yellow", "red")
+
+
+def _choices(value: str | None, name: str, allowed, label: str) -> list[str]:
+    wanted = [v.strip() for v in str(value or "").split(",") if v.strip()]
+    bad = [v for v in wanted if v not in allowed]
+    if bad:
+        raise InvalidInput(
+            f"{label} {name} 应为 {'、'.join(allowed)}（可逗号分隔多个），实际为“{'、'.join(bad)}”",
+            details={name: value, "allowed": list(allowed)},
+        )
+    return wanted
+
+
 def events_filter(
-    qs: QuerySet[Event], *, category: str | None = None, states: str | None = None, kind: str | None = None
+    qs: QuerySet[Event],
+    *,
+    category: str | None = None,
+    states: str | None = None,
+    kind: str | None = None,
+    sources: str | None = None,
+    overdue: bool | None = None,
+    colours: str | None = None,
+    department: int | None = None,
+    now: dt.datetime | None = None,
 ) -> QuerySet[Event]:
-    """Filter by category (major or minor code), states (comma-separated) and kind; bad values are 400."""
+    """The event filters of every event query (list, counts, heatmap, clusters, statistics,
+    tiles), on top of the shared range filter. Bad values are 400.
+
+    ``category``: a major or minor class code (comma-separated for several);
+    ``states``/``sources``/``colours``: comma-separated; ``overdue``: open events past (true)
+    or within (false) their step's time limit; ``colours``: green / yellow / red of the
+    running clock (a suspended event's clock stands still: it has no colour here);
+    ``department``: dispatched to that department (id).
+    """
+    now = now or timezone.now()
     if category:
-        qs = qs.filter(Q(category__code=category) | Q(category__parent__code=category))
-    if states:
-        wanted = [s for s in states.split(",") if s]
-        if any(s not in EventState.values for s in wanted):
-            raise InvalidInput(f"state 应为 {'、'.join(EventState.values)}", details={"state": states})
+        codes = [c.strip() for c in category.split(",") if c.strip()]
+        qs = qs.filter(Q(category__code__in=codes) | Q(category__parent__code__in=codes))
+    if wanted := _choices(states, "state", EventState.values, "状态"):
         qs = qs.filter(state__in=wanted)
     if kind:
         if kind not in EventKind.values:
             raise InvalidInput("kind 应为 event 或 component", details={"kind": kind})
         qs = qs.filter(kind=kind)
+    if wanted := _choices(sources, "source", EventSource.values, "来源"):
+        qs = qs.filter(source__in=wanted)
+    if overdue is not None:
+        late = Q(state__in=flow.OPEN_STATES, due_at__lte=now)
+        qs = qs.filter(late) if overdue else qs.filter(state__in=flow.OPEN_STATES).exclude(late)
+    if wanted := _choices(colours, "colour", COLOURS, "颜色"):
+        running = Q(state__in=flow.OPEN_STATES - {"suspended"})
+        shades = {
+            "green": Q(warn_at__isnull=True) | Q(warn_at__gt=now),
+            "yellow": Q(warn_at__lte=now) & (Q(due_at__isnull=True) | Q(due_at__gt=now)),
+            "red": Q(due_at__lte=now),
+        }
+        match = Q()
+        for colour in wanted:
+            match |= shades[colour]
+        qs = qs.filter(running & match)
+    if department is not None:
+        qs = qs.filter(department_id=department)
     return qs
 
 

@@ -24,10 +24,18 @@ def step_limit(category: EventCategory, state: str) -> TimeLimit | None:
     return parse_limit(text) if text else None
 
 
-def clock_start(event: Event, *, at: dt.datetime, calendar: WorkCalendar, spent: float = 0.0) -> None:
-    """Start the clock of the step ``event.state`` waits for (not saved)."""
+def clock_start(
+    event: Event,
+    *,
+    at: dt.datetime,
+    calendar: WorkCalendar,
+    spent: float = 0.0,
+    started_at: dt.datetime | None = None,
+) -> None:
+    """Start the clock of the step ``event.state`` waits for (not saved); a resumed step
+    keeps its ``started_at`` and the ``spent`` part of its limit."""
     limit = step_limit(event.category, event.state)
-    event.step_started_at = at
+    event.step_started_at = started_at or at
     event.spent_s = None
     event.escalation_level = 0
     event.escalated_at = None

@@ -141,6 +141,7 @@ def event_transition(
             raise InvalidInput("改派的处置部门与当前部门相同", details={"department": department.pk})
 
         source, step_due_at, dispatched_to = event.state, event.due_at, event.department_id
+        step_started_at = event.step_started_at
         calendar = work_calendar()
         if action == "suspend":
             clock_stop(event, at=at, calendar=calendar)
@@ -148,7 +149,7 @@ def event_transition(
         elif action == "resume":
             spent = event.spent_s or 0.0
             event.state, event.resume_state = event.resume_state, ""
-            clock_start(event, at=at, calendar=calendar, spent=spent)
+            clock_start(event, at=at, calendar=calendar, spent=spent, started_at=event.step_started_at)
         else:
             event.state = step.target
             clock_start(event, at=at, calendar=calendar)
@@ -161,7 +162,7 @@ def event_transition(
         event.save()
         transition = EventTransition.objects.create(
             event=event, from_state=source, to_state=event.state, action=action, actor=principal.label,
-            note=text, at=at, step_due_at=step_due_at,
+            note=text, at=at, step_due_at=step_due_at, step_started_at=step_started_at,
             # the department dispatched to, or the one that handled or handed back
             department_id=department.pk if department else event.department_id or dispatched_to,
         )  # fmt: skip
@@ -191,7 +192,7 @@ def event_merge(
                 code="invalid_original",
                 details={"original": original.pk, "state": original.state},
             )
-        source, step_due_at = duplicate.state, duplicate.due_at
+        source, step_due_at, step_started_at = duplicate.state, duplicate.due_at, duplicate.step_started_at
         duplicate.state, duplicate.resume_state = "merged", ""
         duplicate.duplicate_of = original
         duplicate.closed_at = at
@@ -200,5 +201,6 @@ def event_merge(
         EventTransition.objects.create(
             event=duplicate, from_state=source, to_state="merged", action="merge", actor=principal.label,
             note=f"合并到事件 {original.pk}：{text}", at=at, step_due_at=step_due_at,
+            step_started_at=step_started_at,
         )  # fmt: skip
     return duplicate

@@ -42,6 +42,7 @@ from ..errors import InvalidInput
 from ..selectors import stats
 from ..selectors.density import MPP_ZOOM0, BinGrid, clusters, heatmap
 from ..selectors.ranges import RangeFilter
+from .exports import EXPORT_PARAMETER, export_format, export_response
 from .params import parse_crs, parse_float
 from .ranges import RANGE_PARAMETERS, parse_bool, range_filter_from_params, request_params
 
@@ -51,14 +52,11 @@ __all__ = [
     "STATS_PARAMETERS",
     "clusters_response",
     "heatmap_response",
+    "parse_top",
     "stats_response",
 ]
 
 REGION_LEVELS = {"province": 1, "city": 2, "district": 3, "subdistrict": 4, "community": 5}
-EXPORTS = {
-    "csv": ("text/csv; charset=utf-8", stats.rows_to_csv),
-    "xlsx": ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", stats.rows_to_xlsx),
-}
 _BIN_PARAMETERS = [
     OpenApiParameter("zoom", float, description="地图缩放级别 0–24（与 bin_px 一起）"),
     OpenApiParameter("bin_px", float, description="分箱屏幕像素，4–256"),
@@ -76,7 +74,7 @@ STATS_PARAMETERS = [
     *RANGE_PARAMETERS,
     OpenApiParameter("by", str, required=True, description="district / grid / month …"),
     OpenApiParameter("top", int, description="只取前 N 项"),
-    OpenApiParameter("export", str, enum=list(EXPORTS), description="导出为文件"),
+    EXPORT_PARAMETER,
 ]
 
 
@@ -207,7 +205,7 @@ def clusters_response(
     )
 
 
-def _top(params: Mapping) -> int | None:
+def parse_top(params: Mapping) -> int | None:
     value = params.get("top")
     if value in (None, ""):
         return None
@@ -224,17 +222,19 @@ def stats_response(
     point_field: str = "geom",
     time_field: str | None = None,
     fields: Mapping[str, tuple[str, str]] | None = None,
+    labels: Mapping[str, Mapping] | None = None,
     title: str = "统计",
 ) -> Response | HttpResponse:
     """Counts of the scoped ``qs`` under the request's range filter, grouped by ``by``.
 
     ``fields`` maps extra ``by`` names to ``(model field, column heading)``, e.g.
-    ``{"category": ("category__name", "类别")}``.
+    ``{"category": ("category__name", "类别")}``; ``labels`` gives, per ``by`` name, the
+    display name of each stored value (rows then carry ``name`` beside ``key``).
     """
     params, _crs, rf, filtered = _parse(request, qs, point_field, time_field)
     fields = fields or {}
     by = str(params.get("by") or "")
-    top = _top(params)
+    top = parse_top(params)
     if by in REGION_LEVELS:
         rows = stats.count_by_region(filtered, REGION_LEVELS[by], limit=top)
         columns = [("code", "区划代码"), ("name", "名称"), ("count", "数量")]
@@ -250,21 +250,17 @@ def stats_response(
         field, heading = fields[by]
         rows = stats.count_by(filtered, field, limit=top)
         columns = [("key", heading), ("count", "数量")]
+        if names := (labels or {}).get(by):
+            rows = [
+                {"key": r["key"], "name": names.get(r["key"], r["key"]), "count": r["count"]} for r in rows
+            ]
+            columns = [("key", heading), ("name", "名称"), ("count", "数量")]
     else:
         offered = [*REGION_LEVELS, "grid", *(stats.TREND_UNITS if time_field else ()), *fields]
         raise InvalidInput(
             f"by 应为 {'、'.join(offered)} 之一，实际为“{by}”", details={"by": by, "allowed": offered}
         )
-    export = params.get("export") or None
-    if export is not None:
-        if export not in EXPORTS:
-            raise InvalidInput(
-                f"export 应为 {' 或 '.join(EXPORTS)}，实际为“{export}”", details={"export": export}
-            )
-        content_type, write = EXPORTS[export]
-        content = write(rows, columns) if export == "csv" else write(rows, columns, title=f"{title}-{by}")
-        response = HttpResponse(content, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="stats-{by}.{export}"'
-        return response
+    if export := export_format(params):
+        return export_response(rows, columns, export, title=f"{title}-{by}", filename=f"stats-{by}")
     total = filtered.count()
     return Response({"by": by, "total": total, "range": rf.describe(), "results": rows})

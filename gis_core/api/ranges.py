@@ -41,6 +41,9 @@ given must hold; bad values answer 400 with a message saying what was wrong.
     is inclusive, ``to`` exclusive — a date alone as ``to`` includes that whole day.
 ``count``
     ``true``: answer ``{"count": n, "range": …}`` only.
+``export``
+    ``csv`` / ``xlsx``: every filtered row as a spreadsheet (layers that offer it; at
+    most ``CIVGRID["EXPORT_MAX_ROWS"]`` rows).
 
 Heatmaps, clusters and statistics take the same parameters plus their own
 (:mod:`gis_core.api.aggregates`).
@@ -56,6 +59,7 @@ from typing import Any
 
 import shapely
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter
@@ -66,10 +70,12 @@ from shapely.geometry.base import BaseGeometry
 from .. import crs as crs_mod
 from ..errors import InvalidInput
 from ..selectors.ranges import Circle, LineBuffer, RangeFilter, check_shape
+from .exports import ListExport, export_format, export_response
 from .pagination import FeaturePagination
 from .params import parse_bbox, parse_crs, parse_float
 
 __all__ = [
+    "COUNT_PARAMETER",
     "RANGE_PARAMETERS",
     "parse_bool",
     "parse_geometry",
@@ -99,6 +105,7 @@ RANGE_PARAMETERS = [
     OpenApiParameter("from", str, description="起始时间（含），ISO 8601，默认北京时间"),
     OpenApiParameter("to", str, description="截止时间（不含；只给日期时含当天）"),
 ]
+COUNT_PARAMETER = OpenApiParameter("count", bool, description="true：只返回计数")
 
 
 def request_params(request) -> dict[str, Any]:
@@ -254,11 +261,14 @@ def range_response(
     *,
     point_field: str = "geom",
     time_field: str | None = None,
-) -> Response:
-    """The range-filtered ``qs`` as a GeoJSON page (``FeaturePagination``), or its count.
+    context: Mapping[str, Any] | None = None,
+    export: ListExport | None = None,
+) -> Response | HttpResponse:
+    """The range-filtered ``qs`` as a GeoJSON page (``FeaturePagination``), its count, or
+    (``export=csv|xlsx``, when the layer gives ``export``) a spreadsheet of every row.
 
     ``qs`` must already be scoped (``request.scope_queryset``); the serializer gets
-    ``crs`` in its context (``CRSGeometryField`` answers in it).
+    ``crs`` in its context (``CRSGeometryField`` answers in it), plus ``context``.
     """
     params = request_params(request)
     crs = parse_crs(params.get("crs"))
@@ -268,7 +278,15 @@ def range_response(
         return Response({"count": qs.count(), "range": rf.describe()})
     if not qs.ordered:
         qs = qs.order_by("pk")
+    fmt = export_format(params)
+    if fmt is not None:
+        if export is None:
+            raise InvalidInput("该图层不提供导出", details={"export": fmt})
+        rows = export.rows(qs, crs)
+        return export_response(rows, export.headings(crs), fmt, title=export.title, filename=export.filename)
     paginator = FeaturePagination()
     page = paginator.paginate_queryset(qs, request)
-    serializer = serializer_class(page, many=True, context={"request": request, "crs": crs})
+    serializer = serializer_class(
+        page, many=True, context={"request": request, "crs": crs, **(context or {})}
+    )
     return paginator.get_paginated_response(serializer.data)

@@ -29,9 +29,11 @@ from .ranges import stored_code_fields
 
 __all__ = [
     "TREND_UNITS",
+    "area_names",
     "count_by",
     "count_by_grid",
     "count_by_region",
+    "region_key",
     "rows_to_csv",
     "rows_to_xlsx",
     "top_n",
@@ -63,12 +65,29 @@ def top_n(qs: QuerySet, field: str, n: int = 10) -> list[dict]:
     return count_by(qs, field, limit=n)
 
 
-def _region_key(model, width: int):
+def region_key(model, width: int, *, prefix: str = ""):
+    """The first ``width`` digits of a row's stored grid code (or of its region code, for a row
+    without a grid); ``width`` 15 is the grid code itself. ``prefix`` reaches the row through a
+    relation (``"event__"``)."""
     grid, region = stored_code_fields(model)
-    parts = [NullIf(Substr(f, 1, width), Value("")) for f in (grid, region) if f]
+    if width == 15:
+        if grid is None:
+            raise InvalidInput("该图层不记录单元网格，不能按网格统计", code="unsupported_filter")
+        return NullIf(F(prefix + grid), Value(""))
+    parts = [NullIf(Substr(prefix + f, 1, width), Value("")) for f in (grid, region) if f]
     if not parts:
         raise InvalidInput("该图层不记录区划代码，不能按区划统计", code="unsupported_filter")
     return Coalesce(*parts) if len(parts) > 1 else parts[0]
+
+
+def area_names(keys: Iterable[str | None], width: int) -> dict[str, str]:
+    """Names of the keys :func:`region_key` gives: unit grids (width 15) or regions."""
+    keys = [k for k in keys if k]
+    if width == 15:
+        found = LocatorPart.objects.filter(layer=LocatorLayer.GRID, code__in=keys).values_list("code", "name")
+        return dict(found.distinct())
+    names = dict(Region.objects.filter(code__in=[k.ljust(12, "0") for k in keys]).values_list("code", "name"))
+    return {k: names.get(k.ljust(12, "0"), "") for k in keys}
 
 
 def count_by_region(qs: QuerySet, level: int, *, limit: int | None = None) -> list[dict]:
@@ -81,36 +100,22 @@ def count_by_region(qs: QuerySet, level: int, *, limit: int | None = None) -> li
     width = LEVEL_WIDTHS[level]
     rows = list(
         qs.order_by()
-        .annotate(rq_key=_region_key(qs.model, width))
+        .annotate(rq_key=region_key(qs.model, width))
         .values("rq_key")
         .annotate(rq_count=Count("pk"))
         .order_by("-rq_count", "rq_key")
         .values_list("rq_key", "rq_count")
     )
-    codes = [key.ljust(12, "0") for key, _ in rows if key]
-    names = dict(Region.objects.filter(code__in=codes).values_list("code", "name"))
-    located, missing = [], []
-    for key, n in rows:
-        if key:
-            code = key.ljust(12, "0")
-            located.append({"code": code, "name": names.get(code, ""), "count": n})
-        else:
-            missing.append({"code": None, "name": UNLOCATED, "count": n})
+    names = area_names((key for key, _ in rows), width)
+    located = [{"code": key.ljust(12, "0"), "name": names[key], "count": n} for key, n in rows if key]
+    missing = [{"code": None, "name": UNLOCATED, "count": n} for key, n in rows if not key]
     return located[:limit] + missing
 
 
 def count_by_grid(qs: QuerySet, *, limit: int | None = None) -> list[dict]:
     """``[{"code", "name", "count"}]`` per unit grid (rows without a grid: ``code: None``)."""
-    grid, _ = stored_code_fields(qs.model)
-    if grid is None:
-        raise InvalidInput("该图层不记录单元网格，不能按网格统计", code="unsupported_filter")
-    rows = count_by(qs, grid)
-    codes = [r["key"] for r in rows if r["key"]]
-    names = dict(
-        LocatorPart.objects.filter(layer=LocatorLayer.GRID, code__in=codes)
-        .values_list("code", "name")
-        .distinct()
-    )
+    rows = count_by(qs.annotate(rq_grid=region_key(qs.model, 15)), "rq_grid")
+    names = area_names((r["key"] for r in rows), 15)
     located = [
         {"code": r["key"], "name": names.get(r["key"], ""), "count": r["count"]} for r in rows if r["key"]
     ]
