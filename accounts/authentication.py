@@ -18,7 +18,7 @@ from rest_framework import authentication, exceptions
 from . import ratelimit
 from .models import ApiKey
 
-__all__ = ["TOKEN_RE", "ApiKeyAuthentication", "KeyUser", "hash_token"]
+__all__ = ["TOKEN_RE", "ApiKeyAuthentication", "ApiKeyParamAuthentication", "KeyUser", "hash_token"]
 
 TOKEN_RE = re.compile(r"^cg_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
 
@@ -74,12 +74,15 @@ def forget_key(prefix: str) -> None:
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
-    def authenticate(self, request):
+    def token(self, request) -> str | None:
+        """The key sent with the request: ``Authorization: Bearer cg_…``."""
         header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
-            return None
         scheme, _, token = header.partition(" ")
-        if scheme.lower() != self.keyword.lower():
+        return token if header and scheme.lower() == self.keyword.lower() else None
+
+    def authenticate(self, request):
+        token = self.token(request)
+        if token is None:
             return None
         match = TOKEN_RE.match(token.strip())
         key = _lookup(match.group(1)) if match else None
@@ -106,3 +109,11 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="civgrid"'
+
+
+class ApiKeyParamAuthentication(ApiKeyAuthentication):
+    """The key as the header, or as the ``api_key`` query parameter — the way Open311
+    GeoReport clients send it (only on the Open311 routes: a key in a URL ends up in logs)."""
+
+    def token(self, request) -> str | None:
+        return super().token(request) or request.query_params.get("api_key") or None

@@ -1,5 +1,12 @@
-from django.urls import path
+from django.urls import path, re_path
 
+from .api.open311 import (
+    DiscoveryView,
+    RequestDetailView,
+    RequestListView,
+    ServiceDefinitionView,
+    ServiceListView,
+)
 from .api.views import (
     AttachmentView,
     CategoryListView,
@@ -34,4 +41,18 @@ urlpatterns = [
     path("event-categories", CategoryListView.as_view(), name="event-categories"),
     path("event-departments", DepartmentListView.as_view(), name="event-departments"),
     path("notifications", NotificationListView.as_view(), name="notifications"),
+    # Open311 GeoReport v2, read-only (events/api/open311.py)
+    re_path(r"^open311/v2/discovery\.(?P<fmt>json|xml)$", DiscoveryView.as_view(), name="open311-discovery"),
+    re_path(r"^open311/v2/services\.(?P<fmt>json|xml)$", ServiceListView.as_view(), name="open311-services"),
+    re_path(
+        r"^open311/v2/services/(?P<code>[^/.]+)\.(?P<fmt>json|xml)$",
+        ServiceDefinitionView.as_view(),
+        name="open311-service",
+    ),
+    re_path(r"^open311/v2/requests\.(?P<fmt>json|xml)$", RequestListView.as_view(), name="open311-requests"),
+    re_path(
+        r"^open311/v2/requests/(?P<pk>\d+)\.(?P<fmt>json|xml)$",
+        RequestDetailView.as_view(),
+        name="open311-request",
+    ),
 ]

@@ -831,6 +831,40 @@ def ex_events_performance(ctx: Ctx) -> None:
     expect(ctx.client.get("/api/v1/events/performance", {"by": "grid", "export": "xlsx"}), 200, ctx)
 
 
+def ex_open311_discovery(ctx: Ctx) -> None:
+    for fmt in ("json", "xml"):
+        expect(ctx.client.get(f"/api/v1/open311/v2/discovery.{fmt}"), 200, ctx)
+
+
+def ex_open311_services(ctx: Ctx) -> None:
+    _ev_setup(ctx)
+    for fmt in ("json", "xml"):
+        expect(ctx.client.get(f"/api/v1/open311/v2/services.{fmt}"), 200, ctx)
+    expect(ctx.client.get("/api/v1/open311/v2/services/E0102.json"), 200, ctx)
+
+
+def ex_open311_requests(ctx: Ctx) -> None:
+    setup = _ev_setup(ctx)
+    url = "/api/v1/open311/v2/requests.json"
+    rows = expect(ctx.client.get(url, {"extensions": "true"}), 200, ctx).json()
+    ids = {int(r["service_request_id"]) for r in rows}
+    assert setup["a"].pk in ids and not ids & {setup["b"].pk, setup["b_near"].pk}
+    assert all(r["extended_attributes"]["district_code"] == A_CODE for r in rows)
+    wanted = f"{setup['a'].pk},{setup['b'].pk},{setup['b_near'].pk}"
+    rows = expect(ctx.client.get(url, {"service_request_id": wanted}), 200, ctx).json()
+    assert [int(r["service_request_id"]) for r in rows] == [setup["a"].pk]
+    expect(ctx.client.get(url.replace(".json", ".xml"), {"status": "open"}), 200, ctx)
+
+
+def ex_open311_request(ctx: Ctx) -> None:
+    setup = _ev_setup(ctx)
+    for event in (setup["b"], setup["b_near"]):
+        for fmt in ("json", "xml"):
+            expect(ctx.client.get(f"/api/v1/open311/v2/requests/{event.pk}.{fmt}"), 404, ctx)
+    rows = expect(ctx.client.get(f"/api/v1/open311/v2/requests/{setup['a'].pk}.json"), 200, ctx).json()
+    assert rows[0]["service_request_id"] == str(setup["a"].pk)
+
+
 #: normalized route → how a district-A caller exercises it against district B
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
@@ -862,6 +896,11 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/events/clusters": ex_events_clusters,
     "api/v1/events/stats": ex_events_stats,
     "api/v1/events/performance": ex_events_performance,
+    r"api/v1/open311/v2/discovery\.(?P<fmt>json|xml)": ex_open311_discovery,
+    r"api/v1/open311/v2/services\.(?P<fmt>json|xml)": ex_open311_services,
+    r"api/v1/open311/v2/services/(?P<code>[^/.]+)\.(?P<fmt>json|xml)": ex_open311_services,
+    r"api/v1/open311/v2/requests\.(?P<fmt>json|xml)": ex_open311_requests,
+    r"api/v1/open311/v2/requests/(?P<pk>\d+)\.(?P<fmt>json|xml)": ex_open311_request,
     "api/v1/events": ex_events,
     "api/v1/events/<int:pk>": ex_event_detail,
     "api/v1/events/<int:pk>/transitions": ex_event_transitions,
