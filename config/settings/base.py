@@ -240,6 +240,8 @@ CIVGRID = {
     # distance (m) reported within this many days; attachments per request and their size caps
     "EVENT_DUPLICATE_RADIUS_M": env.float("CIVGRID_EVENT_DUPLICATE_RADIUS_M", default=50.0),
     "EVENT_DUPLICATE_WINDOW_DAYS": env.float("CIVGRID_EVENT_DUPLICATE_WINDOW_DAYS", default=7.0),
+    # an event reported by a point gets the address the reverse geocoder reads within this distance
+    "EVENT_REVERSE_RADIUS_M": env.float("CIVGRID_EVENT_REVERSE_RADIUS_M", default=100.0),
     "EVENT_ATTACHMENTS_MAX": env.int("CIVGRID_EVENT_ATTACHMENTS_MAX", default=9),
     "EVENT_IMAGE_MAX_BYTES": env.int("CIVGRID_EVENT_IMAGE_MAX_BYTES", default=10 * 1024 * 1024),
     "EVENT_AUDIO_MAX_BYTES": env.int("CIVGRID_EVENT_AUDIO_MAX_BYTES", default=20 * 1024 * 1024),

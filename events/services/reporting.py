@@ -8,6 +8,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.contrib.gis.geos import Point
 from django.db import IntegrityError, transaction
@@ -17,6 +18,7 @@ from accounts.models import ApiKey
 from accounts.permissions import Principal
 from accounts.scoping import scope_queryset
 from geocoding.selectors.geocode import geocode_batch
+from geocoding.selectors.reverse import reverse_batch
 from gis_core.errors import Conflict, InvalidInput
 from gis_core.selectors.locate import Location, locate_point
 
@@ -119,6 +121,16 @@ def _locate(lon: float, lat: float, principal: Principal) -> Location:
     return location
 
 
+def _nearest_address(lon: float, lat: float, principal: Principal) -> str:
+    """A point's address, as the reverse geocoder reads it (region chain, road, nearest door
+    plate or place within ``EVENT_REVERSE_RADIUS_M``), so an operator reads where it is."""
+    radius = settings.CIVGRID["EVENT_REVERSE_RADIUS_M"]
+    found = reverse_batch(
+        np.array([lon]), np.array([lat]), radius_m=radius, jurisdiction=principal.jurisdiction
+    )
+    return found[0].get("address", "")[:300] if found and found[0]["status"] == "ok" else ""
+
+
 def _region(location: Location, level: int) -> str:
     return next((r["code"] for r in location.regions if r["level"] == level), "")
 
@@ -165,6 +177,8 @@ def event_report(
     else:
         raise InvalidInput("请给出位置：坐标 lon/lat，或地址 address", details={"location": "required"})
     location = _locate(lon, lat, principal)
+    if not address:
+        address = _nearest_address(lon, lat, principal)
     files = attachments_check(list(uploads))
     try:
         with StoredFiles() as stored, transaction.atomic():

@@ -319,3 +319,25 @@ def test_another_systems_report_records_its_key(db, category, a_place):
     assert (event.api_key, event.reporter, event.source) == (issued.key, None, "hotline")
     assert response.json()["properties"]["transitions"][0]["actor"] == f"key:{issued.key.prefix}"
     assert response.json()["properties"]["allowed_actions"] == []  # reports, does not verify
+
+
+def test_a_report_by_point_gets_the_address_the_reverse_geocoder_reads(operator_a_api, category):
+    from geocoding.models import DoorPlate
+
+    door = (
+        DoorPlate.objects.filter(grid_code__startswith="510502")
+        .select_related("street")
+        .order_by("pk")
+        .first()
+    )
+    place = type("P", (), {"lon": door.geom.x, "lat": door.geom.y})
+    response = operator_a_api.post(URL, body(category, place), format="json")
+    assert response.status_code == 201, response.content
+    address = response.json()["properties"]["address"]
+    assert (
+        address.startswith("四川省泸州市江阳区")
+        and door.street.name in address
+        and address.endswith(door.label)
+    )
+    given = operator_a_api.post(URL, body(category, place, address="江阳区某小区门口"), format="json")
+    assert given.json()["properties"]["address"] == "江阳区某小区门口"  # a given address is kept
