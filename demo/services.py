@@ -179,7 +179,18 @@ DEMO_USERS: list[tuple[str, str, str, str | None]] = [
         for i, (district, code) in enumerate((("jiangyang", "510502"), ("longmatan", "510504")))
         for j, role in enumerate(("admin", "operator", "field_staff", "planner", "auditor"))
     ],
+    # a handler of each district's 城市管理局: sees what is dispatched to it and handles it
+    ("jiangyang_department", "Luzhou2035-demo", "department", "510502"),
+    ("longmatan_department", "Luzhou2036-demo", "department", "510504"),
 ]
+
+
+def _department_join(user, district: str) -> None:
+    from events.models import Department
+
+    department = Department.objects.filter(region_code=pad_code(district), name="城市管理局").first()
+    if department is not None:
+        department.handlers.add(user)
 
 
 @transaction.atomic
@@ -210,6 +221,10 @@ def demo_users_create() -> list[tuple[str, str, str, str]]:
         else:
             where = Region.objects.get(code=pad_code(district)).name
             if username not in existing:
-                user_create(username=username, password=password, roles=[role], region_code=district)
+                user = user_create(username=username, password=password, roles=[role], region_code=district)
+                if role == "department":
+                    _department_join(user, district)
+            if role == "department":
+                where += " 城市管理局"
         rows.append((username, password, role, where))
     return rows

@@ -49,3 +49,19 @@ def test_the_demo_events_are_deterministic(db):
     assert _signature() == first
     demo_events_create(8, count=30, now=now)
     assert _signature() != first
+
+
+def test_demo_department_users_handle_their_district_bureau(db):
+    from django.contrib.auth import get_user_model
+
+    from demo.services import demo_users_create
+    from events.selectors.events import handler_department_ids
+
+    rows = {username: where for username, _, role, where in demo_users_create() if role == "department"}
+    assert rows == {
+        "jiangyang_department": "江阳区 城市管理局",
+        "longmatan_department": "龙马潭区 城市管理局",
+    }
+    user = get_user_model().objects.get(username="jiangyang_department")
+    bureau = Department.objects.get(name="城市管理局", region_code="510502000000")
+    assert handler_department_ids(user.pk) == {bureau.pk}
