@@ -32,15 +32,22 @@ SCOPES: dict[str, str] = {
     "events:verify": "核实、核查事件",
     "events:manage": "事件立案、派遣、改派、结案、作废、挂起、合并",
     "events:handle": "处置派遣的事件（处置部门）",
+    "civilization:read": "读取文明创建单位、统计与测评点位抽取",
+    "civilization:write": "新增、修改、导入文明创建单位",
+    "civilization:draw": "抽取测评点位（生效、作废、替换）",
+    "personal:read": "查看个人信息（文明家庭的精确位置、地址与联系方式）",
 }
 
 _READ_MAP = {"regions:read", "grids:read", "locate:read", "geocode:read"}
 _EVENTS_REPORT = {"events:read", "events:write", "events:verify"}
+_CIVILIZATION = {"civilization:read", "civilization:write", "civilization:draw"}
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
-    Role.OPERATOR: frozenset(_READ_MAP | _EVENTS_REPORT | {"topology:read", "export:read", "events:manage"}),
+    Role.OPERATOR: frozenset(
+        _READ_MAP | _EVENTS_REPORT | {"topology:read", "export:read", "events:manage", "civilization:read"}
+    ),
     Role.FIELD_STAFF: frozenset(_READ_MAP | _EVENTS_REPORT),
-    Role.PLANNER: frozenset(_READ_MAP | {"export:read", "events:read"}),
+    Role.PLANNER: frozenset(_READ_MAP | {"export:read", "events:read", *_CIVILIZATION, "personal:read"}),
     Role.AUDITOR: frozenset({"audit:read"}),
     Role.DEPARTMENT: frozenset(_READ_MAP | {"events:read", "events:handle"}),
 }

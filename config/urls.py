@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("geocoding.urls_layers")),
     path("api/v1/", include("jobs.urls")),
     path("api/v1/", include("events.urls")),
+    path("api/v1/", include("civilization.urls")),
 ]
 
 handler404 = "gis_core.api.errors.json_404"

@@ -13,6 +13,7 @@ import logging
 from django.db import transaction
 from shapely.geometry import Point
 
+from civilization.demo import demo_civilization_create
 from events.demo import demo_events_create
 from geocoding.models import Building, DoorPlate, Place, Poi, Street
 from geocoding.services.gazetteer import (
@@ -158,6 +159,7 @@ def demo_city_build(*, seed: int = 1, scale: str = "small", force: bool = False)
     )
     _write_addresses(plan)
     demo_events_create(seed, city_code=DEMO_CITY_CODE)
+    demo_civilization_create(seed, city_code=DEMO_CITY_CODE, plan=plan)
     log.info(
         "demo city: %d regions, %d grids, %d roads, %d door plates, %d compounds, %d buildings, %d POIs",
         len(regions),

@@ -47,3 +47,19 @@ if [ "$want" != "$have" ]; then
   .venv/bin/pip install -q -r requirements.lock
   echo "$want" > .venv/.lock-sha
 fi
+
+# Front-end packages pinned in package-lock.json (Leaflet, inlined into exported map pages so they
+# work offline): `npm ci` once per change of the lock file (stamp node_modules/.lock-sha)
+if [ -f package-lock.json ]; then
+  want=$(sha256sum package-lock.json | cut -d' ' -f1)
+  if [ "$want" != "$(cat node_modules/.lock-sha 2>/dev/null || true)" ]; then
+    if ! command -v npm >/dev/null; then
+      echo "==> apt: installing nodejs npm"
+      sudo_ apt-get update -qq
+      sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    echo "==> installing locked npm packages"
+    npm ci --no-audit --no-fund --silent
+    echo "$want" > node_modules/.lock-sha
+  fi
+fi

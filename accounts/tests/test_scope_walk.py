@@ -865,6 +865,285 @@ def ex_open311_request(ctx: Ctx) -> None:
     assert rows[0]["service_request_id"] == str(setup["a"].pk)
 
 
+# ------------------------------------------------------------------ civilization units and draws
+
+
+def _civ(ctx: Ctx) -> APIClient:
+    """A district-A caller with every civilization scope: the key, or a planner (文明办) of A."""
+    if ctx.variant == "key":
+        return ctx.client
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username="jiangyang_civ").first() or user_create(
+        username="jiangyang_civ", password=PASSWORD, roles=["planner"], region_code="510502"
+    )
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def _civ_a_units():
+    from civilization.models import CivilizationUnit
+
+    return CivilizationUnit.objects.filter(grid_code__startswith=A_PREFIX)
+
+
+def _civ_ranges(ctx: Ctx) -> list[tuple[dict, tuple[str, ...], bool]]:
+    """(range params, B codes the request itself sends, whether nothing of A can be in it)."""
+    bx, by = ctx.b_point
+    b_box = Polygon.from_bbox(_extent(Region.objects.filter(code=B_CODE)))
+    return [
+        ({"region": B_CODE}, (B_CODE,), True),
+        ({"region": B_PREFIX}, (B_PREFIX, B_CODE), True),
+        ({"grid": ctx.b_grids[0]}, (ctx.b_grids[0],), True),
+        ({"bbox": _bbox_param(b_box.extent)}, (), False),
+        ({"lon": bx, "lat": by, "radius": 3000}, (), False),
+        ({"polygon": b_box.wkt}, (), False),
+        ({}, (), False),
+    ]
+
+
+def ex_civ_units(ctx: Ctx) -> None:
+    url = "/api/v1/civilization/units"
+    for client in (ctx.client, _civ(ctx)):
+        for params, echoed, none in _civ_ranges(ctx):
+            body = expect(client.get(url, {**params, "page_size": 1000}), 200, ctx, echoed).json()
+            assert all(f["properties"]["district_code"] == A_CODE for f in body["features"]), params
+            assert body["count"] == len(body["features"]) <= _civ_a_units().count()
+            assert (body["count"] == 0) if none else True, params
+        assert expect(client.get(url, {"count": "true"}), 200, ctx).json()["count"] == _civ_a_units().count()
+    # a unit placed in B is refused (no B code in the answer), one in A is created
+    for lon, lat, status in ((*ctx.b_point, 400), (*ctx.a_point, 201)):
+        body = {"name": f"巡检单位{status}", "unit_type": "unit", "level": "city", "year_awarded": 2020}
+        expect(_civ(ctx).post(url, {**body, "lon": lon, "lat": lat}, format="json"), status, ctx)
+
+
+def ex_civ_unit_detail(ctx: Ctx) -> None:
+    from civilization.models import CivilizationUnit
+
+    b_unit = CivilizationUnit.objects.filter(grid_code__startswith=B_PREFIX).order_by("pk").first()
+    a_unit = _civ_a_units().order_by("pk").first()
+    assert a_unit and b_unit
+    for method, body in (("get", None), ("patch", {"level": "national"}), ("delete", None)):
+        response = getattr(_civ(ctx), method)(f"/api/v1/civilization/units/{b_unit.pk}", body, format="json")
+        expect(response, 404, ctx)
+    assert CivilizationUnit.objects.get(pk=b_unit.pk).level == b_unit.level
+    expect(ctx.client.get(f"/api/v1/civilization/units/{a_unit.pk}"), 200, ctx)
+    bx, by = ctx.b_point
+    expect(
+        _civ(ctx).patch(f"/api/v1/civilization/units/{a_unit.pk}", {"lon": bx, "lat": by}, format="json"),
+        400,
+        ctx,
+    )
+
+
+def ex_civ_units_heatmap(ctx: Ctx) -> None:
+    for params, echoed, none in _civ_ranges(ctx):
+        body = expect(
+            ctx.client.get("/api/v1/civilization/units/heatmap", {**params, "zoom": 14}), 200, ctx, echoed
+        )
+        body = body.json()
+        assert body["count"] == sum(b["count"] for b in body["bins"]) <= _civ_a_units().count()
+        assert body["count"] == 0 or not none, params
+
+
+def ex_civ_units_clusters(ctx: Ctx) -> None:
+    a_ids = set(_civ_a_units().values_list("pk", flat=True))
+    for params, echoed, none in _civ_ranges(ctx):
+        body = expect(
+            ctx.client.get("/api/v1/civilization/units/clusters", {**params, "zoom": 16}), 200, ctx, echoed
+        )
+        body = body.json()
+        assert {c["id"] for c in body["clusters"] if "id" in c} <= a_ids
+        assert body["count"] == 0 or not none, params
+
+
+def ex_civ_units_stats(ctx: Ctx) -> None:
+    total = _civ_a_units().count()
+    for by in ("city", "district", "subdistrict", "community", "grid", "type", "level", "status", "year"):
+        body = expect(ctx.client.get("/api/v1/civilization/units/stats", {"by": by}), 200, ctx).json()
+        assert body["total"] == total == sum(r["count"] for r in body["results"]), by
+    body = expect(
+        ctx.client.get("/api/v1/civilization/units/stats", {"by": "district", "region": B_CODE}),
+        200,
+        ctx,
+        (B_CODE,),
+    ).json()
+    assert body["total"] == 0
+    for export in ("csv", "xlsx"):
+        expect(
+            ctx.client.get("/api/v1/civilization/units/stats", {"by": "community", "export": export}),
+            200,
+            ctx,
+        )
+
+
+def ex_civ_units_export(ctx: Ctx) -> None:
+    for client in (ctx.client, _civ(ctx)):
+        for params, echoed, none in _civ_ranges(ctx):
+            response = expect(
+                client.get("/api/v1/civilization/units/export", {**params, "format": "csv"}), 200, ctx, echoed
+            )
+            rows = list(csv.DictReader(io.StringIO(body_text(response).lstrip("\ufeff"))))
+            assert all(r["区县"] == A_CODE for r in rows) and (not rows or not none), params
+        expect(client.get("/api/v1/civilization/units/export", {"format": "xlsx"}), 200, ctx)
+
+
+def ex_civ_units_import(ctx: Ctx) -> None:
+    from civilization.models import CivilizationUnit
+
+    before = CivilizationUnit.objects.count()
+    for (lon, lat), name in ((ctx.b_point, "乙方单位"), (ctx.a_point, "甲方单位")):
+        text = f"名称,类型,级别,授予年份,lon,lat\n{name},文明单位,市级,2020,{lon},{lat}\n"
+        upload = SimpleUploadedFile("units.csv", text.encode("utf-8"), content_type="text/csv")
+        response = _civ(ctx).post("/api/v1/civilization/units/import", {"file": upload, "commit": "true"})
+        expect(response, 400 if name == "乙方单位" else 200, ctx)
+    assert CivilizationUnit.objects.count() == before + 1
+    if ctx.variant == "user":  # the operator reads units but may not write them
+        upload = SimpleUploadedFile("units.csv", b"name\nx\n", content_type="text/csv")
+        expect(
+            ctx.client.post("/api/v1/civilization/units/import", {"file": upload}),
+            403,
+            ctx,
+            code="missing_scope",
+        )
+
+
+def ex_civ_density(ctx: Ctx) -> None:
+    for by in ("city", "district", "subdistrict", "community"):
+        body = expect(ctx.client.get("/api/v1/civilization/density", {"by": by}), 200, ctx).json()
+        assert all(r["code"].startswith(A_PREFIX) for r in body["results"]), by
+        assert sum(r["count"] for r in body["results"]) == (_civ_a_units().count() if by != "city" else 0)
+    body = expect(
+        ctx.client.get("/api/v1/civilization/density", {"region": B_CODE}), 200, ctx, (B_CODE,)
+    ).json()
+    assert body["results"] == []
+
+
+def ex_civ_near(ctx: Ctx) -> None:
+    for lon, lat in (ctx.b_point, ctx.a_point):
+        body = expect(
+            ctx.client.get("/api/v1/civilization/near", {"lon": lon, "lat": lat, "limit": 50}), 200, ctx
+        )
+        body = body.json()
+        assert body["city"]["count"] == _civ_a_units().count()
+        assert all(f["properties"]["district_code"] == A_CODE for f in body["units"]["features"])
+
+
+def _civ_draws(ctx: Ctx) -> dict[str, int]:
+    """A draw of A (by the A caller), one of B and one over the whole city (by the services)."""
+    from accounts.scoping import Jurisdiction
+    from civilization.models import AssessmentDraw
+    from civilization.services.draws import DrawInput, draw_create
+    from civilization.services.frames import ListedSite
+
+    def sites(prefix: str) -> list[ListedSite]:
+        grids = UnitGrid.objects.filter(code__startswith=prefix).order_by("code")[:5]
+        return [ListedSite("农贸市场", f"市场{g.code}", *g.geom.point_on_surface.coords) for g in grids]
+
+    found = AssessmentDraw.objects.filter(title__startswith="巡检").order_by("pk")
+    if found.count() == 3:
+        return dict(found.values_list("title", "pk"))
+    a = _civ(ctx).post(
+        "/api/v1/civilization/draws",
+        {"title": "巡检A", "poi_categories": ["学校"], "counts": {"学校": 1}, "reserves": 1, "seed": 5},
+        format="json",
+    )
+    assert a.status_code == 201, a.content
+    for title, where, listed in (
+        ("巡检B", B_CODE, sites(B_PREFIX)),
+        ("巡检市", CITY_CODE, sites(A_PREFIX) + sites(B_PREFIX)),
+    ):
+        draw_create(
+            data=DrawInput(title=title, counts={"农贸市场": 2}, reserves=1, seed=5, sites=tuple(listed)),
+            jurisdiction=Jurisdiction(region_code=where),
+            actor="system:test",
+        )
+    return dict(found.values_list("title", "pk"))
+
+
+def ex_civ_draws(ctx: Ctx) -> None:
+    ids = _civ_draws(ctx)
+    body = expect(ctx.client.get("/api/v1/civilization/draws"), 200, ctx).json()
+    assert {d["id"] for d in body["results"]} & set(ids.values()) == {ids["巡检A"]}
+    # a frame from POIs of A and B categories, and a list naming a B site: only A, or refused
+    response = _civ(ctx).post(
+        "/api/v1/civilization/draws",
+        {"title": "跨区", "poi_categories": ["学校", "市场"], "counts": {"学校": 1}, "seed": 1},
+        format="json",
+    )
+    assert {s["district"] for s in expect(response, 201, ctx).json()["strata"]} == {A_CODE}
+    bx, by = ctx.b_point
+    listed = [{"type": "市场", "name": "乙", "lon": bx, "lat": by}]
+    response = _civ(ctx).post(
+        "/api/v1/civilization/draws", {"title": "跨区", "sites": listed, "counts": {"市场": 1}}, format="json"
+    )
+    expect(response, 400, ctx, code="invalid_sites")
+
+
+def ex_civ_draw_detail(ctx: Ctx) -> None:
+    ids = _civ_draws(ctx)
+    for title in ("巡检B", "巡检市"):
+        expect(ctx.client.get(f"/api/v1/civilization/draws/{ids[title]}"), 404, ctx)
+    body = expect(ctx.client.get(f"/api/v1/civilization/draws/{ids['巡检A']}"), 200, ctx).json()
+    assert body["sites"] and all(s["district_code"] == A_CODE for s in body["sites"])
+
+
+def _civ_draw_action(ctx: Ctx, action: str, body: dict | None = None) -> None:
+    ids = _civ_draws(ctx)
+    for title in ("巡检B", "巡检市"):
+        expect(
+            _civ(ctx).post(f"/api/v1/civilization/draws/{ids[title]}/{action}", body, format="json"), 404, ctx
+        )
+    from civilization.models import AssessmentDraw
+
+    assert set(
+        AssessmentDraw.objects.filter(title__in=["巡检B", "巡检市"]).values_list("state", flat=True)
+    ) == {"drafted"}
+
+
+def ex_civ_draw_confirm(ctx: Ctx) -> None:
+    _civ_draw_action(ctx, "confirm")
+
+
+def ex_civ_draw_void(ctx: Ctx) -> None:
+    _civ_draw_action(ctx, "void", {"reason": "测试"})
+
+
+def ex_civ_draw_replace(ctx: Ctx) -> None:
+    from civilization.models import DrawSite
+
+    ids = _civ_draws(ctx)
+    b_site = DrawSite.objects.filter(draw_id=ids["巡检B"], role="base").first()
+    _civ_draw_action(ctx, "replace", {"site": b_site.pk, "reason": "测试"})
+    # a B site named in A's draw: not found there
+    response = _civ(ctx).post(
+        f"/api/v1/civilization/draws/{ids['巡检A']}/replace",
+        {"site": b_site.pk, "reason": "x"},
+        format="json",
+    )
+    expect(response, 404, ctx)
+
+
+def ex_civ_draw_verify(ctx: Ctx) -> None:
+    ids = _civ_draws(ctx)
+    for title in ("巡检B", "巡检市"):
+        expect(ctx.client.get(f"/api/v1/civilization/draws/{ids[title]}/verify"), 404, ctx)
+    assert expect(ctx.client.get(f"/api/v1/civilization/draws/{ids['巡检A']}/verify"), 200, ctx).json()[
+        "verified"
+    ]
+
+
+def ex_civ_draw_export(ctx: Ctx) -> None:
+    ids = _civ_draws(ctx)
+    for fmt in ("csv", "xlsx", "html"):
+        for title in ("巡检B", "巡检市"):
+            expect(
+                ctx.client.get(f"/api/v1/civilization/draws/{ids[title]}/export", {"format": fmt}), 404, ctx
+            )
+        expect(ctx.client.get(f"/api/v1/civilization/draws/{ids['巡检A']}/export", {"format": fmt}), 200, ctx)
+
+
 #: normalized route → how a district-A caller exercises it against district B
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
@@ -910,6 +1189,22 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/event-categories": ex_event_categories,
     "api/v1/event-departments": ex_event_departments,
     "api/v1/notifications": ex_notifications,
+    "api/v1/civilization/units": ex_civ_units,
+    "api/v1/civilization/units/<int:pk>": ex_civ_unit_detail,
+    "api/v1/civilization/units/heatmap": ex_civ_units_heatmap,
+    "api/v1/civilization/units/clusters": ex_civ_units_clusters,
+    "api/v1/civilization/units/stats": ex_civ_units_stats,
+    "api/v1/civilization/units/export": ex_civ_units_export,
+    "api/v1/civilization/units/import": ex_civ_units_import,
+    "api/v1/civilization/density": ex_civ_density,
+    "api/v1/civilization/near": ex_civ_near,
+    "api/v1/civilization/draws": ex_civ_draws,
+    "api/v1/civilization/draws/<int:pk>": ex_civ_draw_detail,
+    "api/v1/civilization/draws/<int:pk>/confirm": ex_civ_draw_confirm,
+    "api/v1/civilization/draws/<int:pk>/void": ex_civ_draw_void,
+    "api/v1/civilization/draws/<int:pk>/replace": ex_civ_draw_replace,
+    "api/v1/civilization/draws/<int:pk>/verify": ex_civ_draw_verify,
+    "api/v1/civilization/draws/<int:pk>/export": ex_civ_draw_export,
 }
 
 

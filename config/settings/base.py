@@ -53,6 +53,7 @@ LOCAL_APPS = [
     "geocoding",
     "jobs",
     "events",
+    "civilization",
     "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -260,6 +261,10 @@ CIVGRID = {
     "RANGE_MAX_VERTICES": env.int("CIVGRID_RANGE_MAX_VERTICES", default=10_000),
     "RANGE_MAX_BINS": env.int("CIVGRID_RANGE_MAX_BINS", default=50_000),
     "EXPORT_MAX_ROWS": env.int("CIVGRID_EXPORT_MAX_ROWS", default=200_000),
+    # assessment-site draws: candidates in one sampling frame, and simple random draws per stratum
+    # whose mean spatial balance is stored beside the draw's own
+    "DRAW_MAX_FRAME": env.int("CIVGRID_DRAW_MAX_FRAME", default=200_000),
+    "DRAW_SRS_REPLICATES": env.int("CIVGRID_DRAW_SRS_REPLICATES", default=100),
 }
 
 LOGGING = {
