@@ -11,6 +11,7 @@ The table is append-only in the database itself (trigger, migration 0002).
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable, Iterable
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -18,7 +19,30 @@ from django.db.models.signals import post_delete, post_save, pre_save
 
 from gis_core.signals import model_values, rows_written
 
-__all__ = ["AuditContextMiddleware", "audit_changes", "connect_signals"]
+__all__ = ["AuditContextMiddleware", "audit_changes", "connect_signals", "personal_fields", "redact_personal"]
+
+REDACTED = "（个人信息，已隐去）"
+#: model label → (fields holding personal data, which rows they are personal in); read by
+#: ``redact_personal`` for audit readers without ``personal:read``
+_PERSONAL: dict[str, tuple[frozenset[str], Callable[[dict], bool]]] = {}
+
+
+def personal_fields(label: str, fields: Iterable[str], *, when: Callable[[dict], bool] | None = None) -> None:
+    """Declare that ``fields`` of the model ``label`` (``app.model``) hold personal data — in
+    every row, or in the rows whose recorded values satisfy ``when``."""
+    _PERSONAL[label] = (frozenset(fields), when or (lambda values: True))
+
+
+def redact_personal(label: str, values: dict | None) -> dict | None:
+    """The recorded values with the personal fields hidden (for readers without ``personal:read``)."""
+    spec = _PERSONAL.get(label)
+    if spec is None or not values:
+        return values
+    fields, when = spec
+    if not when(values):
+        return values
+    return {k: (REDACTED if k in fields and v not in (None, "") else v) for k, v in values.items()}
+
 
 _request: contextvars.ContextVar = contextvars.ContextVar("civgrid_audit_request", default=None)
 

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from gis_core.api.errors import error_body
 from gis_core.errors import ApplicationError, InvalidInput
 
+from .audit import redact_personal
 from .models import AuditEntry
 from .permissions import principal_of
 from .scoping import scope_queryset
@@ -119,6 +120,14 @@ class AuditEntrySerializer(serializers.ModelSerializer):
             "id", "at", "actor", "ip", "source", "path", "action", "object_type", "object_id",
             "region_code", "before", "after",
         ]  # fmt: skip
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if "personal:read" not in principal_of(self.context["request"]).scopes:
+            # an auditor sees that personal data changed, not what it is
+            data["before"] = redact_personal(instance.object_type, data["before"])
+            data["after"] = redact_personal(instance.object_type, data["after"])
+        return data
 
 
 def _time(value: str | None, name: str) -> dt.datetime | None:

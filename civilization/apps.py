@@ -6,7 +6,7 @@ class CivilizationConfig(AppConfig):
     verbose_name = "文明创建"
 
     def ready(self) -> None:
-        from accounts.audit import AUDITED
+        from accounts.audit import AUDITED, personal_fields
         from gis_core.imports.registry import register_layer
 
         from .io import UNIT_LAYER
@@ -22,3 +22,10 @@ class CivilizationConfig(AppConfig):
                 "civilization.drawsite",
             }
         )
+        # a family's exact place and contact are personal data, in the audit trail too
+        for label in ("civilization.civilizationunit", "civilization.publiccivilizationunit"):
+            personal_fields(label, ("geom", "address", "contact", "grid_code"), when=_is_family)
+
+
+def _is_family(values: dict) -> bool:
+    return values.get("unit_type") == "family"

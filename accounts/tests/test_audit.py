@@ -371,3 +371,29 @@ def test_writes_outside_a_request_are_not_audited(community):
     user_create(username="quiet", password=PASSWORD, roles=["planner"], region_code="510502")
     grid.delete()
     assert AuditEntry.objects.count() == before
+
+
+def test_personal_data_is_hidden_from_auditors_without_personal_read(auditor_api, admin_api, db):
+    family = {"unit_type": "family", "name": "张家", "geom": "SRID=4326;POINT (105.44 28.87)",
+              "address": "江阳区某路 1 号 2 单元", "contact": "139…", "grid_code": "510502001001001",
+              "region_code": "510502001001"}  # fmt: skip
+    unit = {**family, "unit_type": "unit", "name": "某局"}
+    made = [
+        _entry(object_type="civilization.civilizationunit", object_id=str(i), after=values)
+        for i, values in enumerate((family, unit), start=900001)
+    ]
+    seen = {
+        e["object_id"]: e for e in auditor_api.get(AUDIT_URL, {"object_type": made[0].object_type}).json()
+    }
+    hidden = seen["900001"]["after"]
+    assert (
+        hidden["geom"]
+        == hidden["address"]
+        == hidden["contact"]
+        == hidden["grid_code"]
+        == "（个人信息，已隐去）"
+    )
+    assert hidden["name"] == "张家" and hidden["region_code"] == "510502001001"  # the community stays
+    assert seen["900002"]["after"] == unit  # not a family: nothing personal
+    full = {e["object_id"]: e for e in admin_api.get(AUDIT_URL, {"object_type": made[0].object_type}).json()}
+    assert full["900001"]["after"] == family  # the administrator holds personal:read
