@@ -36,6 +36,10 @@ SCOPES: dict[str, str] = {
     "civilization:write": "新增、修改、导入文明创建单位",
     "civilization:draw": "抽取测评点位（生效、作废、替换）",
     "personal:read": "查看个人信息（文明家庭的精确位置、地址与联系方式）",
+    "staff:read": "读取网格员队伍、网格团队和入格部门",
+    "staff:manage": "管理网格员、所负责网格和网格入格部门",
+    "tracks:read": "巡查轨迹回放与巡查统计",
+    "tracks:write": "上报巡查位置（网格员本人；系统密钥为管辖范围内任何人）",
 }
 
 _READ_MAP = {"regions:read", "grids:read", "locate:read", "geocode:read"}
@@ -44,9 +48,11 @@ _CIVILIZATION = {"civilization:read", "civilization:write", "civilization:draw"}
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
     Role.OPERATOR: frozenset(
-        _READ_MAP | _EVENTS_REPORT | {"topology:read", "export:read", "events:manage", "civilization:read"}
+        _READ_MAP
+        | _EVENTS_REPORT
+        | {"topology:read", "export:read", "events:manage", "staff:read", "tracks:read", "civilization:read"}
     ),
-    Role.FIELD_STAFF: frozenset(_READ_MAP | _EVENTS_REPORT),
+    Role.FIELD_STAFF: frozenset(_READ_MAP | _EVENTS_REPORT | {"staff:read", "tracks:write"}),
     Role.PLANNER: frozenset(_READ_MAP | {"export:read", "events:read", *_CIVILIZATION, "personal:read"}),
     Role.AUDITOR: frozenset({"audit:read"}),
     Role.DEPARTMENT: frozenset(_READ_MAP | {"events:read", "events:handle"}),

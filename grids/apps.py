@@ -11,3 +11,8 @@ class GridsConfig(AppConfig):
         from .io import GRID_LAYER
 
         register_layer(GRID_LAYER)
+
+        from accounts.audit import AUDITED
+
+        # staff, their grids and grid-bound departments: writes through the API or admin are audited
+        AUDITED.update({"grids.gridstaff", "grids.staffassignment", "grids.griddepartment"})

@@ -32,7 +32,7 @@ from gis_core.imports.service import EXPORT_FORMATS, export_layer
 from gis_core.models import Region
 from grids.models import UnitGrid
 
-from .conftest import A_CODE, A_PREFIX, B_CODE, B_PREFIX, CITY_CODE, PASSWORD
+from .conftest import A_CODE, A_PREFIX, B_CODE, B_PREFIX, CITY_CODE, PASSWORD, _flush_rate_limits
 
 API_PREFIX = "api/v1/"
 # a B code in a body: 510504 not glued to a preceding digit or decimal point (coordinates)
@@ -1144,6 +1144,166 @@ def ex_civ_draw_export(ctx: Ctx) -> None:
         expect(ctx.client.get(f"/api/v1/civilization/draws/{ids['巡检A']}/export", {"format": fmt}), 200, ctx)
 
 
+# ------------------------------------------------------------------ grid staff and patrol tracks (issue 6)
+
+
+def _tr_setup(ctx: Ctx) -> dict:
+    """A person in A and one in B with fixes of yesterday, and a B department bound to a B grid.
+    Written through the services, in the test's transaction."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from accounts.permissions import SCOPES, Principal
+    from accounts.scoping import Jurisdiction
+    from events.models import Department
+    from grids.services.staff import StaffInput, grid_department_bind, staff_create
+    from grids.services.tracks import positions_ingest
+
+    nation = Jurisdiction(nationwide=True)
+    system = Principal("system:walk", frozenset(SCOPES), nation)
+    people = {}
+    start = timezone.now() - dt.timedelta(days=1)
+    for key, grid, (lon, lat) in (("a", ctx.a_grids[0], ctx.a_point), ("b", ctx.b_grids[0], ctx.b_point)):
+        data = StaffInput(name=f"巡查{key}", role="full_time", grids=[(grid, "")])
+        person = staff_create(data=data, jurisdiction=nation)
+        fixes = [
+            {"staff": person.pk, "t": start.timestamp() + i * 10, "lon": lon + i * 0.00008, "lat": lat}
+            for i in range(30)
+        ]
+        assert positions_ingest(principal=system, items=fixes).accepted == 30
+        people[key] = person
+    b_department = Department.objects.get_or_create(name="龙马潭供电所", region_code=B_CODE)[0]
+    grid_department_bind(grid_code=ctx.b_grids[0], department_id=b_department.pk, jurisdiction=nation)
+    return {**people, "b_department": b_department, "day": timezone.localdate(start).isoformat()}
+
+
+def _tr_manager(ctx: Ctx) -> APIClient:
+    """District A with staff:manage and tracks:write: the key, or the A administrator."""
+    return ctx.client if ctx.variant == "key" else ctx.writer
+
+
+def ex_grid_staff(ctx: Ctx) -> None:
+    setup = _tr_setup(ctx)
+    body = expect(ctx.client.get("/api/v1/grid-staff", {"limit": 1000}), 200, ctx).json()
+    ids = {s["id"] for s in body["results"]}
+    assert setup["a"].pk in ids and setup["b"].pk not in ids
+    assert all(s["region_code"].startswith(A_PREFIX) for s in body["results"])
+    for params in ({"region": B_CODE}, {"grid": ctx.b_grids[0]}):
+        echoed = tuple(params.values())
+        assert expect(ctx.client.get("/api/v1/grid-staff", params), 200, ctx, echoed).json()["count"] == 0
+    create = {"name": "新网格员", "role": "part_time", "grids": [{"grid": ctx.b_grids[0]}]}
+    if ctx.variant == "user":  # the operator reads staff but does not manage them
+        expect(ctx.client.post("/api/v1/grid-staff", create, format="json"), 403, ctx, code="missing_scope")
+    manager = _tr_manager(ctx)
+    expect(manager.post("/api/v1/grid-staff", create, format="json"), 404, ctx, echoed=(ctx.b_grids[0],))
+    create["grids"] = [{"grid": ctx.a_grids[0]}]
+    expect(manager.post("/api/v1/grid-staff", create, format="json"), 201, ctx)
+
+
+def ex_grid_staff_detail(ctx: Ctx) -> None:
+    setup = _tr_setup(ctx)
+    url = f"/api/v1/grid-staff/{setup['b'].pk}"
+    expect(ctx.client.get(url), 404, ctx)
+    manager = _tr_manager(ctx)
+    expect(manager.patch(url, {"status": "leave"}, format="json"), 404, ctx)
+    expect(manager.delete(url), 404, ctx)
+    a_url = f"/api/v1/grid-staff/{setup['a'].pk}"
+    expect(ctx.client.get(a_url), 200, ctx)
+    change = {"grids": [{"grid": ctx.b_grids[0]}]}  # moving an A person into B: refused
+    expect(manager.patch(a_url, change, format="json"), 404, ctx, echoed=(ctx.b_grids[0],))
+    response = manager.patch(a_url, {"status": "leave"}, format="json")
+    assert expect(response, 200, ctx).json()["status"] == "leave"
+
+
+def ex_staff_grids(ctx: Ctx) -> None:
+    setup = _tr_setup(ctx)
+    expect(ctx.client.get(f"/api/v1/staff/{setup['b'].pk}/grids"), 404, ctx)
+    body = expect(ctx.client.get(f"/api/v1/staff/{setup['a'].pk}/grids"), 200, ctx).json()
+    assert [g["grid"] for g in body["results"]] == [ctx.a_grids[0]]
+
+
+def ex_grid_team(ctx: Ctx) -> None:
+    setup = _tr_setup(ctx)
+    for code in (ctx.b_grids[0], "510504001001999"):
+        expect(ctx.client.get(f"/api/v1/grids/{code}/team"), 404, ctx, echoed=(code,))
+    body = expect(ctx.client.get(f"/api/v1/grids/{ctx.a_grids[0]}/team"), 200, ctx).json()
+    assert setup["a"].pk in [m["id"] for m in body["team"]]
+
+
+def ex_grid_departments(ctx: Ctx) -> None:
+    setup = _tr_setup(ctx)
+    b_url = f"/api/v1/grids/{ctx.b_grids[0]}/departments"
+    expect(ctx.client.get(b_url), 404, ctx, echoed=(ctx.b_grids[0],))
+    manager = _tr_manager(ctx)
+    department = setup["b_department"].pk
+    expect(manager.delete(b_url + f"?department={department}"), 404, ctx, echoed=(ctx.b_grids[0],))
+    a_url = f"/api/v1/grids/{ctx.a_grids[0]}/departments"
+    # binding B's department to an A grid: refused without naming it
+    expect(manager.post(a_url, {"department": department}, format="json"), 400, ctx)
+    assert expect(ctx.client.get(a_url), 200, ctx).json()["results"] == []
+
+
+def ex_positions(ctx: Ctx) -> None:
+    import time
+
+    setup = _tr_setup(ctx)
+    a_lon, a_lat = ctx.a_point
+    now = time.time()
+    fixes = [
+        {"staff": setup["b"].pk, "t": now - 30, "lon": a_lon, "lat": a_lat},
+        {"staff": setup["a"].pk, "t": now - 20, "lon": a_lon, "lat": a_lat},
+    ]
+    if ctx.variant == "user":
+        expect(ctx.client.post("/api/v1/positions", {"positions": fixes}, format="json"), 403, ctx)
+    response = _tr_manager(ctx).post("/api/v1/positions", {"positions": fixes}, format="json")
+    body = expect(response, 200, ctx).json()
+    assert body["accepted"] == 1 and [r["code"] for r in body["rejected"]] == ["forbidden_staff"]
+
+
+def ex_positions_upload(ctx: Ctx) -> None:
+    import datetime as dt
+
+    setup = _tr_setup(ctx)
+    a_lon, a_lat = ctx.a_point
+    moment = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    gpx = (
+        f'<gpx><trk><trkseg><trkpt lat="{a_lat}" lon="{a_lon}"><time>{moment:%Y-%m-%dT%H:%M:%SZ}</time>'
+        "</trkpt></trkseg></trk></gpx>"
+    ).encode()
+    manager = _tr_manager(ctx)
+    for person, accepted in ((setup["b"], 0), (setup["a"], 1)):
+        upload = SimpleUploadedFile("t.gpx", gpx)
+        response = manager.post("/api/v1/positions/upload", {"file": upload, "staff": person.pk})
+        assert expect(response, 200, ctx).json()["accepted"] == accepted
+
+
+def ex_staff_track(ctx: Ctx) -> None:
+    setup = _tr_setup(ctx)
+    expect(ctx.client.get(f"/api/v1/staff/{setup['b'].pk}/track", {"from": setup["day"]}), 404, ctx)
+    body = expect(ctx.client.get(f"/api/v1/staff/{setup['a'].pk}/track", {"from": setup["day"]}), 200, ctx)
+    assert body.json()["points"] == 30
+
+
+def ex_track_stats(ctx: Ctx) -> None:
+    setup = _tr_setup(ctx)
+    cases = (({}, ()), ({"region": B_CODE}, (B_CODE,)), ({"grid": ctx.b_grids[0]}, (ctx.b_grids[0],)))
+    for by in ("grid", "staff"):
+        for params, echoed in cases:
+            query = {"by": by, "date": setup["day"], **params}
+            rows = expect(ctx.client.get("/api/v1/track-stats", query), 200, ctx, echoed).json()["results"]
+            if params:
+                assert rows == []
+            elif by == "grid":
+                assert {r["code"][:6] for r in rows} == {A_PREFIX}
+                assert next(r for r in rows if r["code"] == ctx.a_grids[0])["patrolled"] is True
+            else:
+                assert setup["b"].pk not in {r["staff"] for r in rows}
+        for fmt in ("csv", "xlsx"):
+            query = {"by": by, "export": fmt, "coverage": "false"}
+            expect(ctx.client.get("/api/v1/track-stats", query), 200, ctx)
+
+
 #: normalized route → how a district-A caller exercises it against district B
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
@@ -1189,6 +1349,15 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/event-categories": ex_event_categories,
     "api/v1/event-departments": ex_event_departments,
     "api/v1/notifications": ex_notifications,
+    "api/v1/grid-staff": ex_grid_staff,
+    "api/v1/grid-staff/<int:pk>": ex_grid_staff_detail,
+    "api/v1/staff/<int:pk>/grids": ex_staff_grids,
+    "api/v1/grids/<str:code>/team": ex_grid_team,
+    "api/v1/grids/<str:code>/departments": ex_grid_departments,
+    "api/v1/positions": ex_positions,
+    "api/v1/positions/upload": ex_positions_upload,
+    "api/v1/staff/<int:pk>/track": ex_staff_track,
+    "api/v1/track-stats": ex_track_stats,
     "api/v1/civilization/units": ex_civ_units,
     "api/v1/civilization/units/<int:pk>": ex_civ_unit_detail,
     "api/v1/civilization/units/heatmap": ex_civ_units_heatmap,
@@ -1262,6 +1431,7 @@ def test_no_route_under_api_v1_shows_district_b_to_district_a(ctx):
     stale = sorted(set(ROUTES) - {route for route, _ in routes})
     assert not stale, f"routes in the table that no longer exist: {stale}"
     for route in dict.fromkeys(route for route, _ in routes):
+        _flush_rate_limits()  # the whole walk sends more than a key may in a minute
         ROUTES[route](ctx)
 
 

@@ -132,6 +132,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.escalate_overdue",
         "schedule": env.float("CIVGRID_ESCALATE_EVERY_S", default=300.0),
     },
+    # monthly position partitions made ahead (and old ones detached when a retention is set)
+    "grids-positions-partitions": {"task": "grids.positions_partitions", "schedule": 6 * 3600.0},
 }
 
 # ------------------------------------------------------------------ static and media
@@ -260,6 +262,34 @@ CIVGRID = {
     "RANGE_MAX_BUFFER_M": env.float("CIVGRID_RANGE_MAX_BUFFER_M", default=5_000.0),
     "RANGE_MAX_VERTICES": env.int("CIVGRID_RANGE_MAX_VERTICES", default=10_000),
     "RANGE_MAX_BINS": env.int("CIVGRID_RANGE_MAX_BINS", default=50_000),
+    # patrol tracks (grids.services.tracks): positions per ingest request and per uploaded file;
+    # cleaning (Traccar-like: oldest and future times accepted, fastest plausible speed, worst
+    # accuracy, seconds without a fix after which the speed check is skipped); patrols and stops
+    # (a gap longer than TRACK_GAP_S ends a patrol; a stop is TRACK_STOP_MIN_S within
+    # TRACK_STOP_RADIUS_M; shorter patrols than TRACK_TRIP_MIN_M / _S are dropped); online = a
+    # fix within TRACK_ONLINE_MINUTES; daily targets per person and per grid (a week or month
+    # multiplies them by its days); coverage distance (m on the ground);
+    # monthly partitions created this many months ahead, and kept this many months (0: all)
+    "TRACK_BATCH_MAX": env.int("CIVGRID_TRACK_BATCH_MAX", default=5_000),
+    "TRACK_UPLOAD_MAX_POINTS": env.int("CIVGRID_TRACK_UPLOAD_MAX_POINTS", default=200_000),
+    "TRACK_MAX_AGE_DAYS": env.float("CIVGRID_TRACK_MAX_AGE_DAYS", default=30.0),
+    "TRACK_FUTURE_SKEW_S": env.float("CIVGRID_TRACK_FUTURE_SKEW_S", default=300.0),
+    "TRACK_MAX_SPEED_KMH": env.float("CIVGRID_TRACK_MAX_SPEED_KMH", default=120.0),
+    "TRACK_MAX_ACCURACY_M": env.float("CIVGRID_TRACK_MAX_ACCURACY_M", default=200.0),
+    "TRACK_SPEED_SKIP_AFTER_S": env.float("CIVGRID_TRACK_SPEED_SKIP_AFTER_S", default=1_800.0),
+    "TRACK_GAP_S": env.float("CIVGRID_TRACK_GAP_S", default=300.0),
+    "TRACK_STOP_RADIUS_M": env.float("CIVGRID_TRACK_STOP_RADIUS_M", default=50.0),
+    "TRACK_STOP_MIN_S": env.float("CIVGRID_TRACK_STOP_MIN_S", default=180.0),
+    "TRACK_TRIP_MIN_M": env.float("CIVGRID_TRACK_TRIP_MIN_M", default=200.0),
+    "TRACK_TRIP_MIN_S": env.float("CIVGRID_TRACK_TRIP_MIN_S", default=60.0),
+    "TRACK_ONLINE_MINUTES": env.float("CIVGRID_TRACK_ONLINE_MINUTES", default=10.0),
+    "TRACK_TARGET_DAILY_MILEAGE_M": env.float("CIVGRID_TRACK_TARGET_DAILY_MILEAGE_M", default=5_000.0),
+    "TRACK_TARGET_DAILY_DURATION_S": env.float("CIVGRID_TRACK_TARGET_DAILY_DURATION_S", default=4 * 3600.0),
+    "TRACK_TARGET_GRID_DAILY_MILEAGE_M": env.float("CIVGRID_TRACK_TARGET_GRID_MILEAGE_M", default=2_000.0),
+    "TRACK_TARGET_GRID_DAILY_DURATION_S": env.float("CIVGRID_TRACK_TARGET_GRID_DURATION_S", default=3600.0),
+    "TRACK_COVERAGE_DISTANCE_M": env.float("CIVGRID_TRACK_COVERAGE_DISTANCE_M", default=30.0),
+    "TRACK_PARTITION_MONTHS_AHEAD": env.int("CIVGRID_TRACK_PARTITION_MONTHS_AHEAD", default=2),
+    "TRACK_RETENTION_MONTHS": env.int("CIVGRID_TRACK_RETENTION_MONTHS", default=0),
     "EXPORT_MAX_ROWS": env.int("CIVGRID_EXPORT_MAX_ROWS", default=200_000),
     # assessment-site draws: candidates in one sampling frame, and simple random draws per stratum
     # whose mean spatial balance is stored beside the draw's own

@@ -1,0 +1,502 @@
+"""Ingest of GPS positions (巡查位置上报): batches from phones and other systems, and uploaded
+CSV/GPX files.
+
+A batch (at most ``TRACK_BATCH_MAX`` fixes, any supported crs — GCJ-02 from most phone
+SDKs) is converted to WGS84 here at the boundary, cleaned as Traccar does
+(:mod:`grids.tracking.clean`) against the person's stored neighbours, located (unit grid +
+region, once, on write) and stored with ``COPY`` + ``INSERT … ON CONFLICT DO NOTHING``:
+re-sending a fix stores nothing twice. Every fix that is not stored comes back with a reason.
+
+**Running distance.** Each fix stores ``cum_m``, the person's cumulative ground distance, so
+the mileage of any window is ``last.cum_m - first.cum_m``. A late (out-of-order) batch lands
+between stored fixes: the stored fixes it interleaves with get their ``cum_m`` recomputed,
+and every later fix is shifted by the same difference (one ``UPDATE``), so the invariant holds
+whatever arrives when. A per-person advisory lock serializes two batches of one person.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.permissions import Principal
+from accounts.scoping import scope_queryset
+from gis_core import crs as crs_mod
+from gis_core.errors import InvalidInput, TooLarge
+from gis_core.imports.readers import decode_text
+from gis_core.selectors.locate import locate_points_raw
+
+from ..models import GridStaff, StaffStatus
+from ..tracking.clean import REASONS, CleanRules, clean_fixes
+from ..tracking.trips import running_distance
+from .partitions import month_of, positions_partitions_ensure
+
+__all__ = [
+    "IngestResult",
+    "clean_rules",
+    "own_staff_id",
+    "positions_ingest",
+    "track_file_read",
+    "track_upload",
+]
+
+_LOCK_CLASS = 740_602  # pg_advisory_xact_lock(class, staff id): one batch of a person at a time
+PARSE_REASONS = {
+    "bad_staff": "人员编号 staff 缺失或无效",
+    "forbidden_staff": "人员不存在或不在您的管辖范围内（或无权为其上报）",
+    "staff_left": "该网格员已离岗",
+    "bad_time": "定位时间 t 缺失或无法识别（ISO 8601 或 Unix 时间戳）",
+    "bad_coordinates": "坐标 lon/lat 缺失或不是数字",
+    "bad_item": "应为对象 {staff, t, lon, lat, accuracy}",
+}
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0  # stored now
+    duplicates: int = 0  # already stored (a re-send): not an error
+    rejected: list[dict] = field(default_factory=list)  # {"index", "code", "message"}
+
+    def add(self, other: IngestResult, offset: int) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected += [{**r, "index": r["index"] + offset} for r in other.rejected]
+
+    def as_dict(self) -> dict:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "rejected": self.rejected}
+
+
+def clean_rules() -> CleanRules:
+    cfg = settings.CIVGRID
+    return CleanRules(
+        max_speed_mps=cfg["TRACK_MAX_SPEED_KMH"] / 3.6,
+        max_accuracy_m=cfg["TRACK_MAX_ACCURACY_M"],
+        future_skew_s=cfg["TRACK_FUTURE_SKEW_S"],
+        max_age_s=cfg["TRACK_MAX_AGE_DAYS"] * 86_400.0,
+        skip_after_s=cfg["TRACK_SPEED_SKIP_AFTER_S"],
+    )
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def _epoch(value, tz: ZoneInfo) -> float:
+    """Epoch seconds (rounded to the millisecond) of an ISO 8601 text or a Unix time in s or ms."""
+    if isinstance(value, bool) or value is None:
+        return math.nan
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = float(text)
+        except ValueError:
+            try:
+                moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            except ValueError:
+                return math.nan
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=tz)  # a phone's local clock
+            return round(moment.timestamp() * 1000) / 1000
+    if not isinstance(value, int | float):
+        return math.nan
+    value = float(value)
+    if value > 1e11:  # milliseconds
+        value /= 1000
+    return round(value * 1000) / 1000 if math.isfinite(value) else math.nan
+
+
+def _float(value) -> float | None:
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass
+class _Batch:
+    staff: np.ndarray  # int64, -1 unknown
+    t: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    accuracy: np.ndarray
+    valid: np.ndarray
+    reason: np.ndarray  # object: '' or a code
+
+
+def _parse(items: list, default_staff: int | None) -> _Batch:
+    n = len(items)
+    tz = ZoneInfo(settings.TIME_ZONE)
+    b = _Batch(
+        np.full(n, -1, dtype=np.int64), np.full(n, math.nan), np.full(n, math.nan), np.full(n, math.nan),
+        np.full(n, math.nan), np.ones(n, dtype=bool), np.full(n, "", dtype=object),
+    )  # fmt: skip
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            b.reason[i] = "bad_item"
+            continue
+        staff = item.get("staff", default_staff)
+        if isinstance(staff, str) and staff.strip().isdigit():
+            staff = int(staff)
+        if not isinstance(staff, int) or isinstance(staff, bool) or staff <= 0:
+            b.reason[i] = "bad_staff"
+            continue
+        b.staff[i] = staff
+        t = _epoch(item.get("t", item.get("time")), tz)
+        if math.isnan(t):
+            b.reason[i] = "bad_time"
+            continue
+        lon, lat = _float(item.get("lon")), _float(item.get("lat"))
+        if lon is None or lat is None:
+            b.reason[i] = "bad_coordinates"
+            continue
+        b.t[i], b.lon[i], b.lat[i] = t, lon, lat
+        accuracy = _float(item.get("accuracy"))
+        if accuracy is not None:
+            b.accuracy[i] = accuracy
+        if item.get("valid") is False:
+            b.valid[i] = False
+    return b
+
+
+def _to_wgs84(b: _Batch, crs: str) -> None:
+    """Convert the parsed, finite, in-range coordinates (the others are judged by the cleaner)."""
+    ok = (b.reason == "") & np.isfinite(b.lon) & np.isfinite(b.lat)
+    ok &= (np.abs(b.lon) <= 180) & (np.abs(b.lat) <= 90) & ~((b.lon == 0) & (b.lat == 0))
+    if crs != "wgs84" and ok.any():
+        x, y = crs_mod.to_wgs84(b.lon[ok], b.lat[ok], crs)
+        b.lon[ok], b.lat[ok] = x, y
+
+
+# ------------------------------------------------------------------ who may post for whom
+
+
+def _postable(principal: Principal, staff_ids: set[int]) -> dict[int, str]:
+    """Status of each person the caller may post positions for: themself (a staff member's own
+    account), or anyone in the jurisdiction for an API key or a holder of ``staff:manage``."""
+    qs = GridStaff.objects.filter(pk__in=staff_ids)
+    if principal.key_prefix or "staff:manage" in principal.scopes:
+        qs = scope_queryset(qs, principal.jurisdiction)
+    elif principal.user_id is not None:
+        qs = qs.filter(user_id=principal.user_id)
+    else:
+        qs = qs.none()
+    return dict(qs.values_list("pk", "status"))
+
+
+def own_staff_id(principal: Principal) -> int | None:
+    if principal.user_id is None:
+        return None
+    return GridStaff.objects.filter(user_id=principal.user_id).values_list("pk", flat=True).first()
+
+
+# ------------------------------------------------------------------ storing
+
+
+def _stored_around(cur, staff_id: int, t0: float, t1: float) -> np.ndarray:
+    """The person's stored fixes from the last one before ``t0`` to the first one after ``t1``:
+    rows (t, lon, lat, cum) in time order."""
+    cur.execute(
+        """
+        SELECT extract(epoch FROM recorded_at)::float8, ST_X(geom), ST_Y(geom), cum_m FROM (
+          (SELECT recorded_at, geom, cum_m FROM grids_position
+            WHERE staff_id = %(s)s AND recorded_at < to_timestamp(%(t0)s)
+            ORDER BY recorded_at DESC LIMIT 1)
+          UNION ALL
+          (SELECT recorded_at, geom, cum_m FROM grids_position
+            WHERE staff_id = %(s)s AND recorded_at >= to_timestamp(%(t0)s)
+              AND recorded_at <= to_timestamp(%(t1)s))
+          UNION ALL
+          (SELECT recorded_at, geom, cum_m FROM grids_position
+            WHERE staff_id = %(s)s AND recorded_at > to_timestamp(%(t1)s)
+            ORDER BY recorded_at LIMIT 1)
+        ) q ORDER BY 1
+        """,
+        {"s": staff_id, "t0": t0, "t1": t1},
+    )
+    rows = cur.fetchall()
+    return np.array(rows, dtype=float).reshape(-1, 4)
+
+
+@dataclass
+class _Rows:
+    staff: list = field(default_factory=list)
+    t: list = field(default_factory=list)
+    lon: list = field(default_factory=list)
+    lat: list = field(default_factory=list)
+    accuracy: list = field(default_factory=list)
+    cum: list = field(default_factory=list)
+
+
+def _plan_staff(cur, staff_id: int, idx: np.ndarray, b: _Batch, now: float, rules, rows: _Rows) -> list:
+    """Clean one person's fixes, compute their running distance; returns the cum_m updates
+    of stored fixes [(t, cum) …] and the shift for the later ones as ("shift", after_t, delta)."""
+    t0, t1 = float(b.t[idx].min()), float(b.t[idx].max())
+    stored = _stored_around(cur, staff_id, t0, t1)
+    reason = clean_fixes(
+        b.t[idx], b.lon[idx], b.lat[idx], now=now, accuracy=b.accuracy[idx], valid=b.valid[idx],
+        stored_t=stored[:, 0], stored_lon=stored[:, 1], stored_lat=stored[:, 2], rules=rules,
+    )  # fmt: skip
+    b.reason[idx] = reason
+    ok = idx[reason == ""]
+    if not len(ok):
+        return []
+    anchor = stored[stored[:, 0] < t0]
+    window = stored[(stored[:, 0] >= t0) & (stored[:, 0] <= t1)]
+    after = stored[stored[:, 0] > t1]
+    m_t = np.concatenate([anchor[:, 0], window[:, 0], b.t[ok]])
+    m_lon = np.concatenate([anchor[:, 1], window[:, 1], b.lon[ok]])
+    m_lat = np.concatenate([anchor[:, 2], window[:, 2], b.lat[ok]])
+    is_new = np.concatenate([np.zeros(len(anchor) + len(window), dtype=bool), np.ones(len(ok), dtype=bool)])
+    order = np.argsort(m_t, kind="stable")
+    m_t, m_lon, m_lat, is_new = m_t[order], m_lon[order], m_lat[order], is_new[order]
+    cum = running_distance(m_lon, m_lat, float(anchor[0, 3]) if len(anchor) else 0.0)
+    new_pos = np.flatnonzero(is_new)
+    new_order = ok[np.argsort(b.t[ok], kind="stable")]
+    rows.staff += [staff_id] * len(new_pos)
+    rows.t += m_t[new_pos].tolist()
+    rows.lon += m_lon[new_pos].tolist()
+    rows.lat += m_lat[new_pos].tolist()
+    rows.accuracy += b.accuracy[new_order].tolist()
+    rows.cum += cum[new_pos].tolist()
+    changes: list = []
+    old_window = dict(zip(window[:, 0].tolist(), window[:, 3].tolist(), strict=True))
+    for i in np.flatnonzero(~is_new):
+        old = old_window.get(float(m_t[i]))
+        if old is not None and abs(old - cum[i]) > 1e-6:
+            changes.append((float(m_t[i]), float(cum[i])))
+    if len(after):
+        nxt = running_distance(
+            np.array([m_lon[-1], after[0, 1]]), np.array([m_lat[-1], after[0, 2]]), cum[-1]
+        )
+        delta = float(nxt[1] - after[0, 3])
+        if abs(delta) > 1e-6:
+            changes.append(("shift", t1, delta))
+    return changes
+
+
+def _locate(lon: np.ndarray, lat: np.ndarray) -> tuple[list, list]:
+    index, best = locate_points_raw(lon, lat)
+    grid_codes, region_codes = [], []
+    for part in best.tolist():
+        if part < 0:
+            grid_codes.append("")
+            region_codes.append("")
+        elif index.is_grid[part]:
+            grid_codes.append(index.code[part])
+            region_codes.append(index.region_code[part])
+        else:
+            grid_codes.append("")
+            region_codes.append(index.code[part])
+    return grid_codes, region_codes
+
+
+def _copy_insert(cur, rows: _Rows) -> int:
+    """COPY the rows into a session temp table, then one INSERT … ON CONFLICT DO NOTHING."""
+    lon, lat = np.array(rows.lon), np.array(rows.lat)
+    grid_codes, region_codes = _locate(lon, lat)
+    cur.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS _grids_position_in (staff_id bigint, t float8, lon float8, "
+        "lat float8, accuracy_m float8, cum_m float8, grid_code text, region_code text)"
+    )
+    lines = [
+        f"{s}\t{t!r}\t{x!r}\t{y!r}\t{a!r}\t{c!r}\t{g}\t{r}\n".replace("\tnan\t", "\t\\N\t")
+        for s, t, x, y, a, c, g, r in zip(
+            rows.staff, rows.t, rows.lon, rows.lat, rows.accuracy, rows.cum, grid_codes, region_codes,
+            strict=True,
+        )
+    ]  # fmt: skip
+    raw = cur.cursor  # psycopg 3 cursor under Django's wrapper: COPY
+    with raw.copy("COPY _grids_position_in FROM STDIN") as copy:
+        copy.write("".join(lines))
+    cur.execute(
+        """
+        INSERT INTO grids_position
+            (staff_id, recorded_at, geom, accuracy_m, cum_m, grid_code, region_code, received_at)
+        SELECT staff_id, to_timestamp(t), ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m, cum_m,
+               grid_code, region_code, now()
+        FROM _grids_position_in
+        ON CONFLICT DO NOTHING
+        """
+    )
+    inserted = cur.rowcount
+    cur.execute("TRUNCATE _grids_position_in")
+    return inserted
+
+
+def _apply_changes(cur, staff_id: int, changes: list) -> None:
+    updates = [c for c in changes if c[0] != "shift"]
+    if updates:
+        cur.execute(
+            "UPDATE grids_position p SET cum_m = v.cum FROM unnest(%s::float8[], %s::float8[]) AS v(t, cum) "
+            "WHERE p.staff_id = %s AND p.recorded_at = to_timestamp(v.t)",
+            [[u[0] for u in updates], [u[1] for u in updates], staff_id],
+        )
+    for _, after, delta in (c for c in changes if c[0] == "shift"):
+        cur.execute(
+            "UPDATE grids_position SET cum_m = cum_m + %s "
+            "WHERE staff_id = %s AND recorded_at > to_timestamp(%s)",
+            [delta, staff_id, after],
+        )
+
+
+def positions_ingest(
+    *,
+    principal: Principal,
+    items: list,
+    crs: str = "wgs84",
+    now: dt.datetime | None = None,
+    default_staff: int | None = None,
+    max_items: int | None = None,
+) -> IngestResult:
+    """Store a batch of fixes ``[{staff, t, lon, lat, accuracy?, valid?}, …]`` in ``crs``.
+
+    ``default_staff`` is the person of items without ``staff`` (a phone posting its own).
+    Nothing is written unless the whole batch is processed; bad fixes are reported one by one.
+    """
+    limit = max_items or settings.CIVGRID["TRACK_BATCH_MAX"]
+    if not isinstance(items, list):
+        raise InvalidInput('positions 应为数组：[{"staff", "t", "lon", "lat"}, …]')
+    if len(items) > limit:
+        raise TooLarge(f"一次最多 {limit} 个位置，收到 {len(items)} 个", details={"max": limit})
+    now_s = (now or timezone.now()).timestamp()
+    b = _parse(items, default_staff)
+    known = _postable(principal, set(b.staff[b.reason == ""].tolist()))
+    for i in np.flatnonzero(b.reason == ""):
+        status = known.get(int(b.staff[i]))
+        if status is None:
+            b.reason[i] = "forbidden_staff"
+        elif status == StaffStatus.LEFT:
+            b.reason[i] = "staff_left"
+    _to_wgs84(b, crs)
+    result = IngestResult()
+    rules = clean_rules()
+    with transaction.atomic(), connection.cursor() as cur:
+        todo = b.reason == ""
+        staff_ids = sorted(set(b.staff[todo].tolist()))
+        for staff_id in staff_ids:  # in order: two batches never wait on each other crosswise
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, staff_id])
+        rows, changes = _Rows(), {}
+        for staff_id in staff_ids:
+            idx = np.flatnonzero(todo & (b.staff == staff_id))
+            changes[staff_id] = _plan_staff(cur, staff_id, idx, b, now_s, rules, rows)
+        if rows.t:
+            first = dt.datetime.fromtimestamp(min(rows.t), tz=dt.UTC)
+            last = dt.datetime.fromtimestamp(max(rows.t), tz=dt.UTC)
+            positions_partitions_ensure(start=month_of(first), end=month_of(last))
+            result.accepted = _copy_insert(cur, rows)
+            for staff_id, staff_changes in changes.items():
+                _apply_changes(cur, staff_id, staff_changes)
+            newest: dict[int, float] = {}
+            for s, t in zip(rows.staff, rows.t, strict=True):
+                newest[s] = max(t, newest.get(s, t))
+            cur.execute(
+                "UPDATE grids_gridstaff g "
+                "SET last_position_at = GREATEST(g.last_position_at, to_timestamp(v.t)) "
+                "FROM unnest(%s::bigint[], %s::float8[]) AS v(id, t) WHERE g.id = v.id",
+                [list(newest), list(newest.values())],
+            )
+    for i in np.flatnonzero(b.reason != ""):
+        code = b.reason[i]
+        if code == "duplicate":
+            result.duplicates += 1
+        message = REASONS.get(code) or PARSE_REASONS.get(code, code)
+        result.rejected.append({"index": int(i), "code": code, "message": message})
+    return result
+
+
+# ------------------------------------------------------------------ files (CSV / GPX)
+
+_COLUMNS = {
+    "t": ("t", "time", "timestamp", "datetime", "时间", "定位时间"),
+    "lon": ("lon", "lng", "longitude", "x", "经度"),
+    "lat": ("lat", "latitude", "y", "纬度"),
+    "accuracy": ("accuracy", "acc", "精度"),
+    "staff": ("staff", "staff_id", "人员", "人员编号"),
+}
+
+
+def _read_gpx(data: bytes) -> list[dict]:
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not head.startswith(b"<"):
+        raise InvalidInput("GPX 文件不是 XML", code="invalid_gpx")
+    if re.search(rb"<!(DOCTYPE|ENTITY)", data, re.IGNORECASE):
+        raise InvalidInput("GPX 文件不能含 DOCTYPE 或实体声明", code="invalid_gpx")
+    try:
+        root = ET.fromstring(data)
+    except ET.ParseError as exc:
+        raise InvalidInput(f"GPX 文件不是有效的 XML：{exc}", code="invalid_gpx") from None
+    if not root.tag.endswith("gpx"):
+        raise InvalidInput("不是 GPX 文件（根元素应为 gpx）", code="invalid_gpx")
+    items = []
+    for el in root.iter():
+        if el.tag.rsplit("}", 1)[-1] != "trkpt":
+            continue
+        time = next((c.text for c in el if c.tag.rsplit("}", 1)[-1] == "time"), None)
+        items.append({"t": (time or "").strip(), "lon": el.get("lon"), "lat": el.get("lat")})
+    return items
+
+
+def _read_csv(data: bytes) -> list[dict]:
+    text = decode_text(data).lstrip("\ufeff")
+    reader = csv.DictReader(io.StringIO(text))
+    header = {(h or "").strip().lower(): h for h in reader.fieldnames or []}
+    mapping = {}
+    for key, names in _COLUMNS.items():
+        found = next((header[n] for n in names if n in header), None)
+        if found is not None:
+            mapping[key] = found
+    if missing := [k for k in ("t", "lon", "lat") if k not in mapping]:
+        raise InvalidInput(
+            f"CSV 缺少列：{'、'.join(missing)}（时间 t/time/时间，经度 lon/经度，纬度 lat/纬度）",
+            code="missing_columns", details={"columns": list(header.values())},
+        )  # fmt: skip
+    items = []
+    for row in reader:
+        item = {key: row.get(column) for key, column in mapping.items()}
+        if "staff" in item and not (item["staff"] or "").strip():
+            del item["staff"]
+        items.append(item)
+    return items
+
+
+def track_file_read(*, name: str, data: bytes) -> list[dict]:
+    """Fixes of an uploaded file: GPX (by name or content) or CSV (UTF-8 or GBK)."""
+    lowered = (name or "").lower()
+    if lowered.endswith(".gpx") or data[:200].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _read_gpx(data)
+    if lowered.endswith((".csv", ".txt")) or not lowered:
+        return _read_csv(data)
+    raise InvalidInput("只支持 CSV 和 GPX 文件", code="unsupported_format", details={"file": name})
+
+
+def track_upload(
+    *, principal: Principal, name: str, data: bytes, staff_id: int | None, crs: str = "wgs84"
+) -> IngestResult:
+    """An uploaded file, stored as batches in one transaction (all its fixes, or none on error)."""
+    items = track_file_read(name=name, data=data)
+    limit = settings.CIVGRID["TRACK_UPLOAD_MAX_POINTS"]
+    if len(items) > limit:
+        raise TooLarge(f"文件最多 {limit} 个位置，收到 {len(items)} 个", details={"max": limit})
+    if not items:
+        raise InvalidInput("文件中没有位置点", code="empty_file")
+    step = settings.CIVGRID["TRACK_BATCH_MAX"]
+    result = IngestResult()
+    with transaction.atomic():
+        for start in range(0, len(items), step):
+            part = positions_ingest(
+                principal=principal, items=items[start : start + step], crs=crs, default_staff=staff_id
+            )
+            result.add(part, start)
+    return result
