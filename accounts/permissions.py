@@ -40,22 +40,36 @@ SCOPES: dict[str, str] = {
     "staff:manage": "管理网格员、所负责网格和网格入格部门",
     "tracks:read": "巡查轨迹回放与巡查统计",
     "tracks:write": "上报巡查位置（网格员本人；系统密钥为管辖范围内任何人）",
+    "components:read": "读取城市部件、部件分类与部件照片",
+    "components:write": "新增、修改城市部件，变更部件状态",
+    "cameras:read": "读取视频点位及其可视范围（不含视频流地址）",
+    "cameras:write": "新增、修改视频点位",
+    "cameras:stream": "查看视频点位的视频流地址",
 }
 
 _READ_MAP = {"regions:read", "grids:read", "locate:read", "geocode:read"}
 _EVENTS_REPORT = {"events:read", "events:write", "events:verify"}
 _CIVILIZATION = {"civilization:read", "civilization:write", "civilization:draw"}
+_ASSETS_READ = {"components:read", "cameras:read"}  # city components and cameras (no stream URL)
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     Role.ADMIN: frozenset(SCOPES),
     Role.OPERATOR: frozenset(
         _READ_MAP
         | _EVENTS_REPORT
         | {"topology:read", "export:read", "events:manage", "staff:read", "tracks:read", "civilization:read"}
+        | _ASSETS_READ
+        | {"components:write", "cameras:write", "cameras:stream"}
     ),
-    Role.FIELD_STAFF: frozenset(_READ_MAP | _EVENTS_REPORT | {"staff:read", "tracks:write"}),
-    Role.PLANNER: frozenset(_READ_MAP | {"export:read", "events:read", *_CIVILIZATION, "personal:read"}),
+    Role.FIELD_STAFF: frozenset(
+        _READ_MAP | _EVENTS_REPORT | {"staff:read", "tracks:write"} | _ASSETS_READ | {"components:write"}
+    ),
+    Role.PLANNER: frozenset(
+        _READ_MAP | {"export:read", "events:read", *_CIVILIZATION, "personal:read"} | _ASSETS_READ
+    ),
     Role.AUDITOR: frozenset({"audit:read"}),
-    Role.DEPARTMENT: frozenset(_READ_MAP | {"events:read", "events:handle"}),
+    Role.DEPARTMENT: frozenset(
+        _READ_MAP | {"events:read", "events:handle", "components:read", "components:write"}
+    ),
 }
 
 

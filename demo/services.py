@@ -33,6 +33,7 @@ from gis_core.models import LocatorLayer, Region, RegionLevel
 from gis_core.services.locator import locator_remove
 from gis_core.services.regions import RegionInput, gazetteer_load, regions_upsert
 from grids.demo import demo_tracks_create
+from grids.demo_assets import demo_assets_create
 from grids.models import UnitGrid
 from grids.services.grids import GridInput, grids_upsert
 
@@ -162,6 +163,7 @@ def demo_city_build(*, seed: int = 1, scale: str = "small", force: bool = False)
     demo_events_create(seed, city_code=DEMO_CITY_CODE)
     demo_civilization_create(seed, city_code=DEMO_CITY_CODE, plan=plan)
     demo_tracks_create(seed, city_code=DEMO_CITY_CODE)
+    demo_assets_create(seed, city_code=DEMO_CITY_CODE, plan=plan)
     log.info(
         "demo city: %d regions, %d grids, %d roads, %d door plates, %d compounds, %d buildings, %d POIs",
         len(regions),

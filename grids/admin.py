@@ -66,3 +66,6 @@ class UnitGridAdmin(LeafletGeoAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for grid in queryset:
             grid_delete(grid=grid)
+
+
+from . import admin_assets  # noqa: E402, F401  (components, classes, cameras)

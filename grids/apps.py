@@ -12,7 +12,13 @@ class GridsConfig(AppConfig):
 
         register_layer(GRID_LAYER)
 
+        from .io_assets import COMPONENT_LAYER
+
+        register_layer(COMPONENT_LAYER)  # city components (城市部件)
+
         from accounts.audit import AUDITED
 
         # staff, their grids and grid-bound departments: writes through the API or admin are audited
         AUDITED.update({"grids.gridstaff", "grids.staffassignment", "grids.griddepartment"})
+        # city components and cameras (a photo added comes with its component's audited change)
+        AUDITED.update({"grids.citycomponent", "grids.camera"})

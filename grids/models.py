@@ -203,3 +203,7 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.staff_id} {self.recorded_at:%Y-%m-%d %H:%M:%S}"
+
+
+# city components and cameras (issue 6) live in their own module; imported here so Django registers them
+from .assets import Camera, CameraCategory, CityComponent, ComponentClass, ComponentPhoto, ComponentStatus  # noqa: E402, F401

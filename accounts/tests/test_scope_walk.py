@@ -1305,6 +1305,222 @@ def ex_track_stats(ctx: Ctx) -> None:
 
 
 #: normalized route → how a district-A caller exercises it against district B
+# ------------------------------------------------------------------ city components and cameras (issue 6)
+
+
+def _comp_setup(ctx: Ctx) -> dict:
+    """A component and a camera in A and in B (the demo city has more of both), written in the
+    test's transaction through the services, nationwide."""
+    from shapely.geometry import Point as ShapelyPoint
+
+    from accounts.scoping import Jurisdiction
+    from grids.services.cameras import CameraInput, camera_create
+    from grids.services.components import ComponentInput, component_classes_load, component_create
+
+    nation = Jurisdiction(nationwide=True)
+    component_classes_load()
+    out = {}
+    for key, (lon, lat) in (("a", ctx.a_point), ("b", ctx.b_point)):
+        out[key] = component_create(
+            data=ComponentInput(class_code="0302", geom=ShapelyPoint(lon, lat), name=f"{key} 垃圾箱"),
+            jurisdiction=nation,
+        )
+        out[f"{key}_camera"] = camera_create(
+            data=CameraInput(
+                name=f"{key} 枪机", category="traffic", lon=lon, lat=lat, direction=90.0, angle=60.0,
+                range_m=100.0, stream_url="rtsp://10.0.0.9/live",
+            ),
+            jurisdiction=nation,
+        )  # fmt: skip
+    return out
+
+
+def _a_components():
+    from grids.assets import CityComponent
+
+    return CityComponent.objects.filter(grid_code__startswith=A_PREFIX)
+
+
+def _a_cameras():
+    from grids.assets import Camera
+
+    return Camera.objects.filter(grid_code__startswith=A_PREFIX)
+
+
+def _expected_in(qs, params: dict, point_field: str = "geom") -> int:
+    from gis_core.selectors.ranges import RangeFilter
+
+    return RangeFilter.from_params(params).apply(qs, point_field=point_field, time_field="updated_at").count()
+
+
+def ex_components(ctx: Ctx) -> None:
+    setup = _comp_setup(ctx)
+    url = "/api/v1/components"
+    assert _a_components().exists()
+    for params, echoed in _door_ranges(ctx):
+        body = expect(ctx.client.get(url, {**params, "count": "true"}), 200, ctx, echoed).json()
+        assert body["count"] == _expected_in(_a_components(), params, "point"), params
+    page = expect(ctx.client.get(url, {"page_size": 1000, "class": "03"}), 200, ctx).json()
+    assert page["count"] == _a_components().filter(component_class__major__code="03").count()
+    assert all(f["properties"]["grid_code"].startswith(A_PREFIX) for f in page["features"])
+    assert setup["b"].code not in {f["id"] for f in page["features"]}
+    expect(ctx.client.get(url, {"export": "csv"}), 200, ctx)
+    # creating one in B is refused without telling anything about B
+    (b_lon, b_lat), (a_lon, a_lat) = ctx.b_point, ctx.a_point
+    body = {"class_code": "0108", "geom": {"type": "Point", "coordinates": [b_lon, b_lat]}}
+    expect(ctx.client.post(url, body, format="json"), 400, ctx, code="outside_jurisdiction")
+    body["geom"]["coordinates"] = [a_lon, a_lat]
+    expect(ctx.client.post(url, body, format="json"), 201, ctx)
+
+
+def ex_components_heatmap(ctx: Ctx) -> None:
+    _comp_setup(ctx)
+    for params, echoed in _door_ranges(ctx):
+        body = expect(
+            ctx.client.get("/api/v1/components/heatmap", {**params, "zoom": 15}), 200, ctx, echoed
+        ).json()
+        assert body["count"] == _expected_in(_a_components(), params, "point"), params
+
+
+def ex_components_clusters(ctx: Ctx) -> None:
+    _comp_setup(ctx)
+    for params, echoed in _door_ranges(ctx):
+        body = expect(
+            ctx.client.get("/api/v1/components/clusters", {**params, "zoom": 17}), 200, ctx, echoed
+        ).json()
+        assert body["count"] == _expected_in(_a_components(), params, "point"), params
+
+
+def ex_components_stats(ctx: Ctx) -> None:
+    _comp_setup(ctx)
+    for params, echoed in _door_ranges(ctx):
+        expected = _expected_in(_a_components(), params, "point")
+        for by in ("district", "grid", "class"):
+            body = expect(
+                ctx.client.get("/api/v1/components/stats", {**params, "by": by}), 200, ctx, echoed
+            ).json()
+            assert body["total"] == expected == sum(r["count"] for r in body["results"]), (params, by)
+    expect(ctx.client.get("/api/v1/components/stats", {"by": "district", "export": "xlsx"}), 200, ctx)
+
+
+def ex_component_detail(ctx: Ctx) -> None:
+    setup = _comp_setup(ctx)
+    b_url, a_url = f"/api/v1/components/{setup['b'].code}", f"/api/v1/components/{setup['a'].code}"
+    expect(ctx.client.get(b_url), 404, ctx, echoed=(setup["b"].code,), code="not_found")
+    expect(ctx.client.patch(b_url, {"name": "改"}, format="json"), 404, ctx, echoed=(setup["b"].code,))
+    assert expect(ctx.client.get(a_url), 200, ctx).json()["id"] == setup["a"].code
+    expect(ctx.client.patch(a_url, {"maintainer": "环卫"}, format="json"), 200, ctx)
+
+
+def ex_component_status(ctx: Ctx) -> None:
+    setup = _comp_setup(ctx)
+    b = setup["b"]
+    url = f"/api/v1/components/{b.code}/status"
+    expect(ctx.client.post(url, {"status": "lost"}, format="json"), 404, ctx, echoed=(b.code,))
+    b.refresh_from_db()
+    assert b.status == "intact"
+    response = ctx.client.post(
+        f"/api/v1/components/{setup['a'].code}/status", {"status": "damaged"}, format="json"
+    )
+    assert expect(response, 200, ctx).json()["properties"]["status"] == "damaged"
+
+
+def ex_component_photo(ctx: Ctx) -> None:
+    import tempfile
+
+    from django.test import override_settings
+    from PIL import Image
+
+    from accounts.scoping import Jurisdiction
+    from grids.services.components import component_status_set
+
+    def photo() -> SimpleUploadedFile:
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 24), (9, 8, 7)).save(buffer, "PNG")
+        return SimpleUploadedFile("p.png", buffer.getvalue())
+
+    setup = _comp_setup(ctx)
+    nation = Jurisdiction(nationwide=True)
+    with tempfile.TemporaryDirectory() as media, override_settings(MEDIA_ROOT=media):
+        for key in ("a", "b"):
+            component_status_set(
+                code=setup[key].code, status="damaged", jurisdiction=nation, photos=[photo()]
+            )
+        a_photo, b_photo = (setup[k].photos.get() for k in ("a", "b"))
+        a, b = setup["a"].code, setup["b"].code
+        for code, photo_id in ((b, b_photo.pk), (a, b_photo.pk)):
+            expect(ctx.client.get(f"/api/v1/components/{code}/photos/{photo_id}"), 404, ctx, echoed=(b,))
+        response = ctx.client.get(f"/api/v1/components/{a}/photos/{a_photo.pk}", {"thumbnail": "1"})
+        assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+        assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+
+
+def ex_component_classes(ctx: Ctx) -> None:
+    _comp_setup(ctx)
+    body = expect(ctx.client.get("/api/v1/component-classes"), 200, ctx).json()
+    assert {"01", "07"} <= {c["code"] for c in body["results"]}
+
+
+def ex_cameras(ctx: Ctx) -> None:
+    setup = _comp_setup(ctx)
+    url = "/api/v1/cameras"
+    for params, echoed in _door_ranges(ctx):
+        body = expect(ctx.client.get(url, {**params, "count": "true"}), 200, ctx, echoed).json()
+        assert body["count"] == _expected_in(_a_cameras(), params), params
+    page = expect(ctx.client.get(url, {"page_size": 1000}), 200, ctx).json()
+    assert page["count"] == _a_cameras().count()
+    assert setup["b_camera"].pk not in {f["id"] for f in page["features"]}
+    assert all(f["properties"]["grid_code"].startswith(A_PREFIX) for f in page["features"])
+    expect(ctx.client.get(url, {"export": "xlsx"}), 200, ctx)
+    (b_lon, b_lat), (a_lon, a_lat) = ctx.b_point, ctx.a_point
+    body = {
+        "name": "新枪机",
+        "category": "traffic",
+        "lon": b_lon,
+        "lat": b_lat,
+        "direction": 0,
+        "angle": 90,
+        "range_m": 50,
+    }
+    expect(ctx.client.post(url, body, format="json"), 400, ctx, code="outside_jurisdiction")
+    expect(ctx.client.post(url, {**body, "lon": a_lon, "lat": a_lat}, format="json"), 201, ctx)
+
+
+def ex_cameras_seeing(ctx: Ctx) -> None:
+    import math
+
+    setup = _comp_setup(ctx)
+    for camera in (setup["b_camera"], setup["a_camera"]):
+        # a point 20 m east of the camera: inside its sector
+        lon, lat = camera.geom.x + 20 / (111_320 * math.cos(math.radians(camera.geom.y))), camera.geom.y
+        body = expect(ctx.client.get("/api/v1/cameras/seeing", {"lon": lon, "lat": lat}), 200, ctx).json()
+        ids = {f["id"] for f in body["features"]}
+        assert setup["b_camera"].pk not in ids
+        assert (setup["a_camera"].pk in ids) == (camera is setup["a_camera"])
+        assert all(f["properties"]["grid_code"].startswith(A_PREFIX) for f in body["features"])
+
+
+def ex_cameras_near_event(ctx: Ctx) -> None:
+    setup, events = _comp_setup(ctx), _ev_setup(ctx)
+    for event in (events["b"], events["b_near"]):
+        expect(ctx.client.get(f"/api/v1/cameras/near-event/{event.pk}"), 404, ctx, code="not_found")
+    body = expect(
+        ctx.client.get(f"/api/v1/cameras/near-event/{events['a'].pk}", {"radius": 500}), 200, ctx
+    ).json()
+    ids = {f["id"] for f in body["features"]}
+    assert setup["a_camera"].pk in ids and setup["b_camera"].pk not in ids
+    assert all(f["properties"]["grid_code"].startswith(A_PREFIX) for f in body["features"])
+
+
+def ex_camera_detail(ctx: Ctx) -> None:
+    setup = _comp_setup(ctx)
+    b, a = setup["b_camera"], setup["a_camera"]
+    expect(ctx.client.get(f"/api/v1/cameras/{b.pk}"), 404, ctx, code="not_found")
+    expect(ctx.client.patch(f"/api/v1/cameras/{b.pk}", {"direction": 10}, format="json"), 404, ctx)
+    assert expect(ctx.client.get(f"/api/v1/cameras/{a.pk}"), 200, ctx).json()["properties"]["stream_url"]
+    expect(ctx.client.patch(f"/api/v1/cameras/{a.pk}", {"direction": 10}, format="json"), 200, ctx)
+
+
 ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/auth/login": ex_login,
     "api/v1/auth/logout": ex_logout,
@@ -1374,6 +1590,18 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/civilization/draws/<int:pk>/replace": ex_civ_draw_replace,
     "api/v1/civilization/draws/<int:pk>/verify": ex_civ_draw_verify,
     "api/v1/civilization/draws/<int:pk>/export": ex_civ_draw_export,
+    "api/v1/component-classes": ex_component_classes,
+    "api/v1/components": ex_components,
+    "api/v1/components/heatmap": ex_components_heatmap,
+    "api/v1/components/clusters": ex_components_clusters,
+    "api/v1/components/stats": ex_components_stats,
+    "api/v1/components/<str:code>": ex_component_detail,
+    "api/v1/components/<str:code>/status": ex_component_status,
+    "api/v1/components/<str:code>/photos/<int:photo_id>": ex_component_photo,
+    "api/v1/cameras": ex_cameras,
+    "api/v1/cameras/seeing": ex_cameras_seeing,
+    "api/v1/cameras/near-event/<int:event_id>": ex_cameras_near_event,
+    "api/v1/cameras/<int:pk>": ex_camera_detail,
 }
 
 

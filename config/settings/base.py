@@ -290,6 +290,11 @@ CIVGRID = {
     "TRACK_COVERAGE_DISTANCE_M": env.float("CIVGRID_TRACK_COVERAGE_DISTANCE_M", default=30.0),
     "TRACK_PARTITION_MONTHS_AHEAD": env.int("CIVGRID_TRACK_PARTITION_MONTHS_AHEAD", default=2),
     "TRACK_RETENTION_MONTHS": env.int("CIVGRID_TRACK_RETENTION_MONTHS", default=0),
+    # cameras (grids.services.cameras): longest viewing range accepted (m); "cameras near this
+    # event": default and largest search radius (m on the ground)
+    "CAMERA_MAX_RANGE_M": env.float("CIVGRID_CAMERA_MAX_RANGE_M", default=1_000.0),
+    "CAMERA_NEAR_RADIUS_M": env.float("CIVGRID_CAMERA_NEAR_RADIUS_M", default=200.0),
+    "CAMERA_NEAR_MAX_RADIUS_M": env.float("CIVGRID_CAMERA_NEAR_MAX_RADIUS_M", default=2_000.0),
     "EXPORT_MAX_ROWS": env.int("CIVGRID_EXPORT_MAX_ROWS", default=200_000),
     # assessment-site draws: candidates in one sampling frame, and simple random draws per stratum
     # whose mean spatial balance is stored beside the draw's own
