@@ -20,6 +20,7 @@ class CivilizationConfig(AppConfig):
                 "civilization.regionpopulation",
                 "civilization.assessmentdraw",
                 "civilization.drawsite",
+                "civilization.drawreplacement",
             }
         )
         # a family's exact place and contact are personal data, in the audit trail too

@@ -148,11 +148,18 @@ class DrawState(models.TextChoices):
     VOIDED = "voided", "已作废"
 
 
+class DrawKind(models.TextChoices):
+    SITES = "sites", "候选点位"
+    AREA = "area", "连续区域（面或道路）"
+
+
 class DrawFrame(models.Model):
     """The sampling frame of a draw, stored once by its SHA-256 (immutable, shared by re-draws).
 
     ``sites``: ``[{"key", "type", "name", "lon", "lat", "weight", "district_code", "grid_code",
-    "region_code", "source"}]`` in frame order; the hash is of this list as canonical JSON.
+    "region_code", "source"}]`` in frame order; the hash is of this list as canonical JSON. For
+    an area draw, one item per stratum: ``{"key", "type", "source", "ref", "district_code",
+    "geometry"}`` with the stratum's polygons or road centre lines as GeoJSON (WGS84).
     """
 
     sha256 = models.CharField(max_length=64, unique=True)
@@ -174,6 +181,7 @@ class AssessmentDraw(models.Model):
     title = models.CharField("名称", max_length=120)
     region_code = models.CharField("范围（区划）", max_length=12, db_index=True)
     method = models.CharField("方法", max_length=8, choices=DrawMethod.choices, default=DrawMethod.GRTS)
+    kind = models.CharField("抽样框类型", max_length=8, choices=DrawKind.choices, default=DrawKind.SITES)
     seed = models.BigIntegerField("随机种子")
     min_distance_m = models.FloatField("最小间距（米）", null=True, blank=True)
     allow_partial = models.BooleanField("间距不足时尽量多抽", default=False)
@@ -249,3 +257,27 @@ class DrawSite(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stratum} {self.role} {self.rank} {self.name}"
+
+
+class DrawReplacement(models.Model):
+    """One replacement of an inaccessible site by the next reserve of its stratum: an appended
+    record (who, when, why), allowed on a drafted or confirmed draw; never changed afterwards."""
+
+    draw = models.ForeignKey(AssessmentDraw, on_delete=models.CASCADE, related_name="replacements")
+    site = models.OneToOneField(DrawSite, on_delete=models.PROTECT, related_name="replacement_record")
+    replacement = models.OneToOneField(DrawSite, on_delete=models.PROTECT, related_name="replacing_record")
+    reason = models.CharField("替换原因", max_length=300)
+    actor = models.CharField("操作人", max_length=150)
+    region_code = models.CharField("区县", max_length=12)  # the site's district, for scoping
+    created_at = models.DateTimeField("替换时间", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "点位替换记录"
+        verbose_name_plural = "点位替换记录"
+        ordering = ["draw_id", "created_at", "id"]
+
+    class Scope:
+        region_field = "region_code"
+
+    def __str__(self) -> str:
+        return f"{self.site_id} → {self.replacement_id}（{self.reason}）"

@@ -7,10 +7,12 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from gis_core.api.spatial import CRSGeometryField
 
-from ..models import AssessmentDraw, CivilizationUnit, DrawMethod, DrawSite, UnitType
+from ..models import AssessmentDraw, CivilizationUnit, DrawMethod, DrawReplacement, DrawSite, UnitType
 
 __all__ = [
+    "AreaRequest",
     "DrawCreateRequest",
+    "DrawReplacementSerializer",
     "DrawSerializer",
     "DrawSiteSerializer",
     "PublicUnitFeatureSerializer",
@@ -123,6 +125,19 @@ class SiteRequest(serializers.Serializer):
     weight = serializers.FloatField(required=False)
 
 
+class AreaRequest(serializers.Serializer):
+    type = serializers.CharField(max_length=60, help_text="层的类型名，如 背街小巷、广场片区")
+    n = serializers.IntegerField(help_text="抽取点数")
+    reserves = serializers.IntegerField(required=False)
+    region = serializers.CharField(
+        max_length=15, required=False, help_text="区划代码：在该区划边界内抽点（区县、街道、社区）"
+    )
+    polygon = serializers.JSONField(required=False, help_text="在地图上画的面（GeoJSON，坐标系见 crs）")
+    roads = serializers.CharField(
+        max_length=15, required=False, help_text="区县代码：沿该区县道路中心线按长度抽点"
+    )
+
+
 class DrawCreateRequest(serializers.Serializer):
     title = serializers.CharField(max_length=120)
     method = serializers.ChoiceField(choices=DrawMethod.values, required=False)
@@ -137,6 +152,9 @@ class DrawCreateRequest(serializers.Serializer):
     poi_categories = serializers.ListField(child=serializers.CharField(), required=False)
     unit_types = serializers.ListField(child=serializers.CharField(), required=False)
     sites = SiteRequest(many=True, required=False)
+    areas = AreaRequest(
+        many=True, required=False, help_text="连续区域抽样：每层一个面（region/polygon）或一组道路（roads）"
+    )
     crs = serializers.CharField(required=False)
 
 
@@ -153,6 +171,8 @@ class DrawSiteSerializer(serializers.ModelSerializer):
     lon = serializers.SerializerMethodField()
     lat = serializers.SerializerMethodField()
     replaced_by = serializers.PrimaryKeyRelatedField(read_only=True)
+    replaces = serializers.SerializerMethodField(help_text="该点位替换了哪个点位（id）")
+    replaced_by_actor = serializers.SerializerMethodField(help_text="替换操作人")
 
     class Meta:
         model = DrawSite
@@ -174,6 +194,8 @@ class DrawSiteSerializer(serializers.ModelSerializer):
             "replaced_reason",
             "replaced_at",
             "replaced_by",
+            "replaces",
+            "replaced_by_actor",
         ]
 
     def _xy(self, site) -> tuple[float, float]:
@@ -181,6 +203,14 @@ class DrawSiteSerializer(serializers.ModelSerializer):
 
         x, y = from_wgs84(site.geom.x, site.geom.y, self.context.get("crs", "wgs84"))
         return round(float(x), 7), round(float(y), 7)
+
+    def get_replaces(self, site) -> int | None:
+        replaced = getattr(site, "replaces", None)  # the reverse of replaced_by
+        return replaced.pk if replaced is not None else None
+
+    def get_replaced_by_actor(self, site) -> str:
+        record = getattr(site, "replacement_record", None)
+        return record.actor if record is not None else ""
 
     def get_lon(self, site) -> float:
         return self._xy(site)[0]
@@ -203,6 +233,7 @@ class DrawSerializer(serializers.ModelSerializer):
             "region_code",
             "method",
             "method_name",
+            "kind",
             "seed",
             "min_distance_m",
             "allow_partial",
@@ -220,3 +251,9 @@ class DrawSerializer(serializers.ModelSerializer):
             "confirmed_at",
             "voided_at",
         ]
+
+
+class DrawReplacementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DrawReplacement
+        fields = ["id", "site", "replacement", "reason", "actor", "created_at"]

@@ -24,7 +24,13 @@ from gis_core.api.aggregates import (
     stats_response,
 )
 from gis_core.api.params import parse_crs, parse_float, parse_lonlat
-from gis_core.api.ranges import RANGE_PARAMETERS, range_filter_from_params, range_response, request_params
+from gis_core.api.ranges import (
+    RANGE_PARAMETERS,
+    parse_geometry,
+    range_filter_from_params,
+    range_response,
+    request_params,
+)
 from gis_core.api.views import FileFormatNegotiation
 from gis_core.errors import InvalidInput, NotFound, TooLarge
 from gis_core.selectors.locate import locate_point
@@ -41,6 +47,7 @@ from ..selectors.units import (
     units_nearest,
 )
 from ..services.draws import (
+    AreaInput,
     DrawInput,
     StratumInput,
     draw_confirm,
@@ -54,6 +61,7 @@ from ..services.frames import ListedSite
 from ..services.units import UnitInput, unit_create, unit_delete, unit_update
 from .serializers import (
     DrawCreateRequest,
+    DrawReplacementSerializer,
     DrawSerializer,
     DrawSiteSerializer,
     PublicUnitFeatureSerializer,
@@ -397,6 +405,21 @@ class DrawListView(APIView):
     def post(self, request):
         data = _valid(DrawCreateRequest, request.data)
         crs = parse_crs(data.get("crs"))
+        areas = tuple(
+            AreaInput(
+                type=a["type"],
+                n=a["n"],
+                reserves=a.get("reserves"),
+                region=a.get("region"),
+                polygon=(
+                    parse_geometry(a["polygon"], "polygon", crs=crs, kinds=("Polygon", "MultiPolygon"))
+                    if a.get("polygon") is not None
+                    else None
+                ),
+                roads=a.get("roads"),
+            )
+            for a in data.get("areas", [])
+        )
         sites = []
         for site in data.get("sites", []):
             lon, lat = parse_lonlat(site["lon"], site["lat"], crs)
@@ -417,6 +440,7 @@ class DrawListView(APIView):
                 poi_categories=tuple(data.get("poi_categories", [])),
                 unit_types=tuple(data.get("unit_types", [])),
                 sites=tuple(sites),
+                areas=areas,
             ),
             jurisdiction=request.jurisdiction,
             actor=principal_of(request).label,
@@ -434,8 +458,13 @@ class DrawDetailView(APIView):
         draw = draw_get(pk, request.jurisdiction)
         crs = parse_crs(request.query_params.get("crs"))
         body = DrawSerializer(draw).data
-        sites = DrawSite.objects.filter(draw=draw).order_by("stratum", "role", "rank")
+        sites = (
+            DrawSite.objects.filter(draw=draw)
+            .select_related("replacement_record", "replaces")
+            .order_by("stratum", "role", "rank")
+        )
         body["sites"] = DrawSiteSerializer(sites, many=True, context={"crs": crs}).data
+        body["replacements"] = DrawReplacementSerializer(draw.replacements.all(), many=True).data
         return Response(body, status=code)
 
     @extend_schema(parameters=[OpenApiParameter("crs", str)], responses=OpenApiTypes.OBJECT)
@@ -467,7 +496,7 @@ class DrawVoidView(APIView):
 
 
 class DrawReplaceView(APIView):
-    """替换无法进入的点位：启用同层下一个备选点位，记录原因。"""
+    """替换无法进入的点位（草稿或已生效的抽取）：启用同层下一个备选点位，追加替换记录（原因、操作人、时间）；已作废的抽取不能替换。"""
 
     required_scopes = {"POST": "civilization:draw"}
 
@@ -475,7 +504,11 @@ class DrawReplaceView(APIView):
     def post(self, request, pk: int):
         data = _valid(ReplaceRequest, request.data)
         draw_replace(
-            draw_id=pk, site_id=data["site"], reason=data["reason"], jurisdiction=request.jurisdiction
+            draw_id=pk,
+            site_id=data["site"],
+            reason=data["reason"],
+            jurisdiction=request.jurisdiction,
+            actor=principal_of(request).label,
         )
         return DrawDetailView.answer(request, pk)
 
@@ -514,7 +547,11 @@ class DrawExportView(APIView):
         if fmt not in ("csv", "xlsx"):
             raise InvalidInput("format 应为 csv、xlsx 或 html", details={"format": fmt})
         crs = parse_crs(request.query_params.get("crs"))
-        sites = DrawSite.objects.filter(draw=draw).order_by("stratum", "role", "rank")
+        sites = (
+            DrawSite.objects.filter(draw=draw)
+            .select_related("replacement_record", "replaces")
+            .order_by("stratum", "role", "rank")
+        )
         rows = DrawSiteSerializer(sites, many=True, context={"crs": crs}).data
         for row in rows:
             row["role"] = "正选" if row["role"] == "base" else "备选"
@@ -533,7 +570,10 @@ class DrawExportView(APIView):
             ("active", "在用"),
             ("inclusion_probability", "入样概率"),
             ("replaced_reason", "替换原因"),
+            ("replaced_by_actor", "替换人"),
+            ("replaces", "替换了点位"),
             ("key", "点位标识"),
+            ("id", "点位编号"),
         ]
         if fmt == "csv":
             content, ctype = rows_to_csv(rows, columns), "text/csv; charset=utf-8"

@@ -12,17 +12,22 @@ Spatial balance (spsurvey's ``sp_balance``, Pielou's evenness of the Voronoi inc
 balance of ``DRAW_SRS_REPLICATES`` simple random samples of the same size from the same
 stratum; the draw's figures are the means over strata weighted by their base sizes.
 
-A confirmed or voided draw cannot change (409). The frame snapshot, the seed and the
+A draw can also be of an area (:mod:`.areas`): points inside polygons or along road centre
+lines, one stratum per shape, same seed rules, balance and life.
+
+A confirmed or voided draw cannot change (409), except that an inaccessible site of a confirmed
+draw is replaced by the next reserve of its stratum, recorded as an appended
+:class:`~civilization.models.DrawReplacement`. The frame snapshot, the seed and the
 parameters stored with a draw are enough to run it again: :func:`draw_verify` does, and
 compares the sites.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyproj
@@ -36,13 +41,25 @@ from gis_core.codes import LEVEL_WIDTHS, InvalidCode, pad_code
 from gis_core.errors import Conflict, InvalidInput, NotFound
 from gis_core.ground import utm_zone
 from gis_core.models import Region
-from gis_core.sampling import SamplingError, bas, grts, sp_balance, srs
+from gis_core.sampling import SamplingError
 from gis_core.signals import model_values, rows_written
 
-from ..models import AssessmentDraw, DrawFrame, DrawMethod, DrawSite, DrawState, SiteRole
+from ..models import (
+    AssessmentDraw,
+    DrawFrame,
+    DrawKind,
+    DrawMethod,
+    DrawReplacement,
+    DrawSite,
+    DrawState,
+    SiteRole,
+)
+from .areas import AreaInput, area_frame_build, area_strata, locate_area_points, run_areas
 from .frames import FrameSite, ListedSite, frame_build, frame_hash, frame_json
+from .sampling import SAMPLERS, balance, sampling_error, srs_balance_mean, stratum_seed
 
 __all__ = [
+    "AreaInput",
     "DrawInput",
     "StratumInput",
     "draw_confirm",
@@ -52,8 +69,6 @@ __all__ = [
     "draw_verify",
     "draw_void",
 ]
-
-SAMPLERS = {DrawMethod.GRTS: grts, DrawMethod.BAS: bas, DrawMethod.SRS: srs}
 
 
 @dataclass(frozen=True)
@@ -77,15 +92,10 @@ class DrawInput:
     poi_categories: tuple[str, ...] = ()
     unit_types: tuple[str, ...] = ()
     sites: tuple[ListedSite, ...] = ()
+    areas: tuple[AreaInput, ...] = ()  # an area draw: points inside polygons or along roads
 
 
 # ------------------------------------------------------------------ strata and drawing
-
-
-def stratum_seed(seed: int, key: str) -> int:
-    """The seed of one stratum: the draw's seed and the stratum's name through SHA-256 (63 bits)."""
-    digest = hashlib.sha256(f"{seed}|{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") >> 1
 
 
 def _district(code: str) -> str:
@@ -170,16 +180,6 @@ def _project(frame: Sequence[FrameSite]) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-def _balance(xy: np.ndarray, idx: Sequence[int], probs: np.ndarray | None) -> float | None:
-    """sp_balance, or None where it is not defined (a stratum drawn whole, or too small)."""
-    if len(idx) < 1 or len(idx) >= len(xy):
-        return None
-    try:
-        return float(sp_balance(xy, list(idx), probs=probs))
-    except (SamplingError, ValueError):
-        return None
-
-
 @dataclass
 class StratumDraw:
     spec: dict
@@ -222,18 +222,7 @@ def run_strata(
             )
         except SamplingError as exc:
             label = f"{spec['type']}（{spec['district_name'] or spec['district']}）"
-            if exc.code == "min_dist":
-                raise InvalidInput(
-                    f"层 {label} 无法满足最小间距 {min_distance_m:g} 米：最多能抽 {exc.placed} 个"
-                    "（可减小间距或抽取数，或设 allow_partial=true 尽量多抽）",
-                    code="min_distance_unmet",
-                    details={
-                        "stratum": spec["key"],
-                        "placed": exc.placed,
-                        "asked": spec["n"] + spec["n_over"],
-                    },
-                ) from None
-            raise InvalidInput(f"层 {label}：{exc.message}", code=f"sampling_{exc.code}") from None
+            raise sampling_error(exc, label, spec, min_distance_m) from None
         drawn = StratumDraw(
             spec,
             [index[i] for i in sample.base],
@@ -241,18 +230,10 @@ def run_strata(
             {index[i]: float(sample.probs[i]) for i in (*sample.base, *sample.over)},
         )
         if replicates:
-            drawn.balance = _balance(xy, sample.base, sample.probs)
-            n = len(sample.base)
-            values = (
-                [
-                    _balance(xy, srs(xy, n, seed=stratum_seed(seed, f"{spec['key']}|srs|{r}")).base, None)
-                    for r in range(replicates)
-                ]
-                if n < len(index)
-                else []
+            drawn.balance = balance(xy, sample.base, sample.probs)
+            drawn.srs_balance_mean = srs_balance_mean(
+                xy, len(sample.base), seed=seed, key=spec["key"], replicates=replicates
             )
-            values = [v for v in values if v is not None]
-            drawn.srs_balance_mean = float(np.mean(values)) if values else None
         out.append(drawn)
     return out
 
@@ -286,20 +267,26 @@ def _stored_strata(draws: list[StratumDraw]) -> list[dict]:
     ]
 
 
-def draw_create(*, data: DrawInput, jurisdiction: Jurisdiction, actor: str) -> AssessmentDraw:
-    """Build the frame in the caller's jurisdiction, draw every stratum, store it all (drafted)."""
-    title = (data.title or "").strip()
-    if not title:
-        raise InvalidInput("缺少名称 title", details={"title": "required"})
-    if data.method not in DrawMethod.values:
-        raise InvalidInput(f"method 应为 {'、'.join(DrawMethod.values)}", details={"method": data.method})
-    if data.min_distance_m is not None and not (0 < data.min_distance_m <= 100_000):
-        raise InvalidInput(
-            "最小间距 min_distance_m 应在 (0, 100000] 米之间", details={"min_distance_m": data.min_distance_m}
-        )
-    seed = secrets.randbits(63) if data.seed is None else data.seed
-    if not 0 <= seed < 2**63:
-        raise InvalidInput("seed 应为 0 – 2^63-1 的整数", details={"seed": seed})
+def _ranked(draws: list) -> Iterator[tuple[Any, str, int, Any]]:
+    """(stratum draw, role, rank, site) of every site drawn: base in draw order, then reserves."""
+    for d in draws:
+        for role, picked in ((SiteRole.BASE, d.base), (SiteRole.RESERVE, d.over)):
+            for rank, item in enumerate(picked):
+                yield d, role, rank, item
+
+
+@dataclass
+class _Drawn:
+    """What a draw stores, whatever its frame: the frame as JSON, the strata, the sites."""
+
+    kind: str
+    frame: list[dict]
+    draws: list  # StratumDraw / AreaStratumDraw (spec, base, over, balance, srs_balance_mean)
+    sites: list[DrawSite]  # not saved, without their draw
+    region_code: str
+
+
+def _point_draw(data: DrawInput, seed: int, jurisdiction: Jurisdiction) -> _Drawn:
     frame = frame_build(
         jurisdiction=jurisdiction,
         poi_categories=data.poi_categories,
@@ -317,54 +304,130 @@ def draw_create(*, data: DrawInput, jurisdiction: Jurisdiction, actor: str) -> A
         allow_partial=data.allow_partial,
         replicates=settings.CIVGRID["DRAW_SRS_REPLICATES"],
     )
-    sites_json = frame_json(frame)
-    digest = frame_hash(sites_json)
+    rows = [
+        DrawSite(
+            stratum=d.spec["key"],
+            site_type=frame[i].type,
+            district_code=frame[i].district_code,
+            role=role,
+            rank=rank,
+            frame_index=i,
+            key=frame[i].key,
+            name=frame[i].name[:200],
+            geom=Point(frame[i].lon, frame[i].lat, srid=4326),
+            grid_code=frame[i].grid_code,
+            region_code=frame[i].region_code,
+            inclusion_probability=d.probs.get(i),
+            active=role == SiteRole.BASE,
+        )
+        for d, role, rank, i in _ranked(draws)
+    ]
+    return _Drawn(
+        DrawKind.SITES, frame_json(frame), draws, rows, _common_region([s.grid_code for s in frame])
+    )
+
+
+def _area_site_key(spec: dict, frame_index: int) -> str:
+    return f"area:{spec['frame_item'] + 1}:{frame_index}"
+
+
+def _area_draw(data: DrawInput, seed: int, jurisdiction: Jurisdiction) -> _Drawn:
+    if data.counts or data.strata or data.sites or data.poi_categories or data.unit_types:
+        raise InvalidInput(
+            "区域抽样（areas）不能与候选点位的抽样框（counts、strata、sites、poi_categories、unit_types）同用",
+            code="mixed_frames",
+        )
+    items = area_frame_build(data.areas, jurisdiction=jurisdiction)
+    strata = area_strata(
+        data.areas,
+        items,
+        default_reserves=_count(data.reserves, "备选点数 reserves ", minimum=0),
+        count=_count,
+    )
+    draws = run_areas(
+        items,
+        strata,
+        method=data.method,
+        seed=seed,
+        min_distance_m=data.min_distance_m,
+        allow_partial=data.allow_partial,
+        replicates=settings.CIVGRID["DRAW_SRS_REPLICATES"],
+    )
+    ranked = list(_ranked(draws))
+    places = locate_area_points(
+        [(p, d.spec) for d, _, _, p in ranked], jurisdiction if not jurisdiction.nationwide else None
+    )
+    rows = [
+        DrawSite(
+            stratum=d.spec["key"],
+            site_type=d.spec["type"],
+            role=role,
+            rank=rank,
+            frame_index=point.frame_index,
+            key=_area_site_key(d.spec, point.frame_index),
+            name=point.name[:200],
+            geom=Point(point.lon, point.lat, srid=4326),
+            inclusion_probability=point.probability,
+            active=role == SiteRole.BASE,
+            **place,
+        )
+        for (d, role, rank, point), place in zip(ranked, places, strict=True)
+    ]
+    # a polygon drawn by a nationwide caller: the draw's region from where its points fell
+    codes = [
+        place["grid_code"] or place["region_code"]
+        for (d, *_), place in zip(ranked, places, strict=True)
+        if not items[d.spec["frame_item"]]["region_code"]
+    ]
+    codes += [it["region_code"] for it in items if it["region_code"]]
+    return _Drawn(DrawKind.AREA, items, draws, rows, _common_region(codes) if codes else "0" * 12)
+
+
+def draw_create(*, data: DrawInput, jurisdiction: Jurisdiction, actor: str) -> AssessmentDraw:
+    """Build the frame in the caller's jurisdiction (candidate sites, or areas), draw every
+    stratum, store it all (drafted)."""
+    title = (data.title or "").strip()
+    if not title:
+        raise InvalidInput("缺少名称 title", details={"title": "required"})
+    if data.method not in DrawMethod.values:
+        raise InvalidInput(f"method 应为 {'、'.join(DrawMethod.values)}", details={"method": data.method})
+    if data.min_distance_m is not None and not (0 < data.min_distance_m <= 100_000):
+        raise InvalidInput(
+            "最小间距 min_distance_m 应在 (0, 100000] 米之间", details={"min_distance_m": data.min_distance_m}
+        )
+    seed = secrets.randbits(63) if data.seed is None else data.seed
+    if not 0 <= seed < 2**63:
+        raise InvalidInput("seed 应为 0 – 2^63-1 的整数", details={"seed": seed})
+    drawn = (_area_draw if data.areas else _point_draw)(data, seed, jurisdiction)
+    digest = frame_hash(drawn.frame)
     with transaction.atomic():
         stored, _ = DrawFrame.objects.get_or_create(
-            sha256=digest, defaults={"sites": sites_json, "size": len(frame)}
+            sha256=digest, defaults={"sites": drawn.frame, "size": len(drawn.frame)}
         )
         draw = AssessmentDraw(
             title=title[:120],
-            region_code=_common_region([s.grid_code for s in frame]),
+            region_code=drawn.region_code,
             method=data.method,
+            kind=drawn.kind,
             seed=seed,
             min_distance_m=data.min_distance_m,
             allow_partial=data.allow_partial,
-            strata=_stored_strata(draws),
+            strata=_stored_strata(drawn.draws),
             frame=stored,
             frame_sha256=digest,
-            balance=_weighted_mean([(d.balance, len(d.base)) for d in draws]),
-            srs_balance_mean=_weighted_mean([(d.srs_balance_mean, len(d.base)) for d in draws]),
+            balance=_weighted_mean([(d.balance, len(d.base)) for d in drawn.draws]),
+            srs_balance_mean=_weighted_mean([(d.srs_balance_mean, len(d.base)) for d in drawn.draws]),
             srs_replicates=settings.CIVGRID["DRAW_SRS_REPLICATES"],
             created_by=actor[:150],
         )
         draw.full_clean(exclude=["frame"])
         draw.save()
-        rows = []
-        for d in draws:
-            for role, picked in ((SiteRole.BASE, d.base), (SiteRole.RESERVE, d.over)):
-                for rank, i in enumerate(picked):
-                    site = frame[i]
-                    rows.append(
-                        DrawSite(
-                            draw=draw,
-                            stratum=d.spec["key"],
-                            site_type=site.type,
-                            district_code=site.district_code,
-                            role=role,
-                            rank=rank,
-                            frame_index=i,
-                            key=site.key,
-                            name=site.name[:200],
-                            geom=Point(site.lon, site.lat, srid=4326),
-                            grid_code=site.grid_code,
-                            region_code=site.region_code,
-                            inclusion_probability=d.probs.get(i),
-                            active=role == SiteRole.BASE,
-                        )
-                    )
-        DrawSite.objects.bulk_create(rows, batch_size=2000)
-        rows_written.send(DrawSite, changes=[(s.pk, s.district_code, None, model_values(s)) for s in rows])
+        for site in drawn.sites:
+            site.draw = draw
+        DrawSite.objects.bulk_create(drawn.sites, batch_size=2000)
+        rows_written.send(
+            DrawSite, changes=[(s.pk, s.district_code, None, model_values(s)) for s in drawn.sites]
+        )
     return draw
 
 
@@ -413,14 +476,22 @@ def draw_void(*, draw_id: int, reason: str, jurisdiction: Jurisdiction) -> Asses
     return draw
 
 
-def draw_replace(*, draw_id: int, site_id: int, reason: str, jurisdiction: Jurisdiction) -> DrawSite:
-    """Replace an inaccessible site by the next unused reserve of its stratum; returns the reserve."""
+def draw_replace(
+    *, draw_id: int, site_id: int, reason: str, jurisdiction: Jurisdiction, actor: str
+) -> DrawReplacement:
+    """Replace an inaccessible site by the next unused reserve of its stratum.
+
+    Allowed while drafted and after confirmation (inspectors find a site closed during the
+    assessment); refused on a voided draw. The sites, seed, frame and design do not change:
+    the replacement is an appended :class:`DrawReplacement` (reason, actor, time) and the
+    list's ``active`` flags move from the site to the reserve."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("替换点位必须说明原因 reason", details={"reason": "required"})
     with transaction.atomic():
         draw = draw_get(draw_id, jurisdiction, lock=True)
-        _drafted(draw, "替换点位")
+        if draw.state == DrawState.VOIDED:
+            raise Conflict("该抽取已作废，不能替换点位", code="draw_voided", details={"state": draw.state})
         site = DrawSite.objects.select_for_update().filter(draw=draw, pk=site_id).first()
         if site is None:
             raise NotFound(f"该抽取中没有点位 {site_id}")
@@ -447,7 +518,41 @@ def draw_replace(*, draw_id: int, site_id: int, reason: str, jurisdiction: Juris
         site.active, site.replaced_reason, site.replaced_at = False, reason[:300], timezone.now()
         site.replaced_by = reserve
         site.save(update_fields=["active", "replaced_reason", "replaced_at", "replaced_by"])
-    return reserve
+        record = DrawReplacement(
+            draw=draw,
+            site=site,
+            replacement=reserve,
+            reason=reason[:300],
+            actor=actor[:150],
+            region_code=site.district_code,
+        )
+        record.full_clean()
+        record.save()
+    return record
+
+
+def _rerun_keys(draw: AssessmentDraw, frame_items: list[dict]) -> set[tuple[str, str, int, str]]:
+    """(stratum, role, rank, site key) of the draw run again from its stored frame and seed."""
+    common = {
+        "method": draw.method,
+        "seed": draw.seed,
+        "min_distance_m": draw.min_distance_m,
+        "allow_partial": draw.allow_partial,
+    }
+    if draw.kind == DrawKind.AREA:
+        return {
+            (d.spec["key"], role, rank, _area_site_key(d.spec, p.frame_index))
+            for d, role, rank, p in _ranked(run_areas(frame_items, list(draw.strata), **common))
+        }
+    frame = [FrameSite(**s) for s in frame_items]
+    members: dict[tuple[str, str], list[int]] = {}
+    for i, site in enumerate(frame):
+        members.setdefault((site.type, site.district_code), []).append(i)
+    strata = [{**spec, "index": members.get((spec["type"], spec["district"]), [])} for spec in draw.strata]
+    return {
+        (d.spec["key"], role, rank, frame[i].key)
+        for d, role, rank, i in _ranked(run_strata(frame, strata, **common))
+    }
 
 
 def draw_verify(*, draw_id: int, jurisdiction: Jurisdiction) -> dict:
@@ -455,27 +560,7 @@ def draw_verify(*, draw_id: int, jurisdiction: Jurisdiction) -> dict:
     draw = draw_get(draw_id, jurisdiction)
     sites_json = draw.frame.sites
     digest = frame_hash(sites_json)
-    frame = [FrameSite(**s) for s in sites_json]
-    strata = []
-    members: dict[tuple[str, str], list[int]] = {}
-    for i, site in enumerate(frame):
-        members.setdefault((site.type, site.district_code), []).append(i)
-    for spec in draw.strata:
-        strata.append({**spec, "index": members.get((spec["type"], spec["district"]), [])})
-    rerun = run_strata(
-        frame,
-        strata,
-        method=draw.method,
-        seed=draw.seed,
-        min_distance_m=draw.min_distance_m,
-        allow_partial=draw.allow_partial,
-    )
-    expected = {
-        (d.spec["key"], role, rank, frame[i].key)
-        for d in rerun
-        for role, picked in ((SiteRole.BASE, d.base), (SiteRole.RESERVE, d.over))
-        for rank, i in enumerate(picked)
-    }
+    expected = _rerun_keys(draw, sites_json)
     stored = set(draw.sites.values_list("stratum", "role", "rank", "key"))
     differences = sorted(expected ^ stored)
     return {

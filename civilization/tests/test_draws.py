@@ -179,12 +179,32 @@ def test_life_confirm_void_replace_and_audit(planner_a, draw):
     assert sites[market["id"]]["active"] is False and sites[market["id"]]["replaced_reason"] == "施工封闭"
     first_reserve = sites[market["id"]]["replaced_by"]
     assert sites[first_reserve]["role"] == "reserve" and sites[first_reserve]["rank"] == 0
-    assert sites[first_reserve]["active"] is True
-    # the replacement can itself be replaced: the next reserve; then none is left → 409
+    assert sites[first_reserve]["active"] is True and sites[first_reserve]["replaces"] == market["id"]
+    assert sites[market["id"]]["replaced_by_actor"] == "user:planner_a"
+    # confirmed (生效): the draw itself is immutable ...
+    assert planner_a.post(f"{URL}/{draw_id}/confirm").json()["state"] == "confirmed"
+    for action, body in (("confirm", {}), ("void", {"reason": "重抽"})):
+        response = planner_a.post(f"{URL}/{draw_id}/{action}", body, format="json")
+        assert response.status_code == 409 and response.json()["error"]["code"] == "draw_not_drafted", action
+    # ... but a site found inaccessible during the assessment is still replaced by the next reserve
     second = planner_a.post(
         f"{URL}/{draw_id}/replace", {"site": first_reserve, "reason": "拒绝进入"}, format="json"
     )
-    assert second.status_code == 200
+    assert second.status_code == 200, second.content
+    body = second.json()
+    assert body["state"] == "confirmed"
+    sites = {s["id"]: s for s in body["sites"]}
+    second_reserve = sites[first_reserve]["replaced_by"]
+    assert (sites[second_reserve]["rank"], sites[second_reserve]["replaces"]) == (1, first_reserve)
+    assert [(r["site"], r["replacement"], r["reason"], r["actor"]) for r in body["replacements"]] == [
+        (market["id"], first_reserve, "施工封闭", "user:planner_a"),
+        (first_reserve, second_reserve, "拒绝进入", "user:planner_a"),
+    ]
+    # the sites, seed and frame did not change: the draw still verifies
+    assert planner_a.get(f"{URL}/{draw_id}/verify").json()["verified"] is True
+    assert [(s["id"], s["key"], s["rank"]) for s in body["sites"]] == [
+        (s["id"], s["key"], s["rank"]) for s in draw["sites"]
+    ]
     other = next(
         s
         for s in draw["sites"]
@@ -192,39 +212,45 @@ def test_life_confirm_void_replace_and_audit(planner_a, draw):
     )
     third = planner_a.post(f"{URL}/{draw_id}/replace", {"site": other["id"], "reason": "无人"}, format="json")
     assert third.status_code == 409 and third.json()["error"]["code"] == "no_reserve_left"
-    assert (
-        planner_a.post(
-            f"{URL}/{draw_id}/replace", {"site": market["id"], "reason": "x"}, format="json"
-        ).status_code
-        == 409
+    replaced_again = planner_a.post(
+        f"{URL}/{draw_id}/replace", {"site": market["id"], "reason": "x"}, format="json"
     )
+    assert replaced_again.status_code == 409 and replaced_again.json()["error"]["code"] == "site_not_active"
     assert (
         planner_a.post(
             f"{URL}/{draw_id}/replace", {"site": other["id"], "reason": ""}, format="json"
         ).status_code
         == 400
     )
-    # confirmed: immutable
-    assert planner_a.post(f"{URL}/{draw_id}/confirm").json()["state"] == "confirmed"
-    for action, body in (
-        ("confirm", {}),
-        ("void", {"reason": "重抽"}),
-        ("replace", {"site": other["id"], "reason": "x"}),
-    ):
-        response = planner_a.post(f"{URL}/{draw_id}/{action}", body, format="json")
-        assert response.status_code == 409 and response.json()["error"]["code"] == "draw_not_drafted", action
     types = set(
         AuditEntry.objects.filter(object_type__startswith="civilization.").values_list(
             "object_type", flat=True
         )
     )
-    assert {"civilization.assessmentdraw", "civilization.drawsite"} <= types
+    assert {"civilization.assessmentdraw", "civilization.drawsite", "civilization.drawreplacement"} <= types
     actions = AuditEntry.objects.filter(object_type="civilization.assessmentdraw", object_id=str(draw_id))
     assert sorted(actions.values_list("action", flat=True)) == ["create", "update"]
     assert actions.filter(action="update").first().after["state"] == "confirmed"
     assert AuditEntry.objects.filter(
         object_type="civilization.drawsite", after__replaced_reason="施工封闭"
     ).exists()
+    records = AuditEntry.objects.filter(object_type="civilization.drawreplacement", action="create")
+    assert sorted(records.values_list("after__reason", flat=True)) == ["拒绝进入", "施工封闭"]
+    # the export shows who replaced which site
+    text = planner_a.get(f"{URL}/{draw_id}/export", {"format": "csv"}).content.decode("utf-8-sig")
+    rows = {r["点位编号"]: r for r in csv.DictReader(io.StringIO(text))}
+    assert rows[str(second_reserve)]["替换了点位"] == str(first_reserve)
+    assert rows[str(market["id"])]["替换人"] == "user:planner_a"
+
+
+def test_a_voided_draw_cannot_have_sites_replaced(planner_a, draw):
+    planner_a.post(f"{URL}/{draw['id']}/void", {"reason": "抽样框有误"}, format="json")
+    site = next(s for s in draw["sites"] if s["role"] == "base")
+    response = planner_a.post(
+        f"{URL}/{draw['id']}/replace", {"site": site["id"], "reason": "x"}, format="json"
+    )
+    assert response.status_code == 409 and response.json()["error"]["code"] == "draw_voided"
+    assert not DrawSite.objects.filter(draw_id=draw["id"], replaced_at__isnull=False).exists()
 
 
 def test_void_needs_a_reason_and_a_voided_draw_cannot_be_confirmed(planner_a, draw):
