@@ -1,7 +1,7 @@
 """`make bench`: build the large demo city in its own database, then run every
 benchmark and print medians and ratios. Results also go to bench/out/*.json.
 
-``python -m bench [part ...]`` runs only the named parts (locate, geocode, tracks, civilization);
+``python -m bench [part ...]`` runs only the named parts (locate, geocode, tiles, tracks, civilization);
 ``make bench BENCH=geocode`` does the same through make.
 
 Not a test: nothing here asserts a speed; BENCHMARKS.md records the figures.
@@ -61,7 +61,7 @@ def machine() -> dict:
     }
 
 
-PARTS = ("locate", "geocode", "tracks", "civilization")
+PARTS = ("locate", "geocode", "tiles", "tracks", "civilization")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("jobs.urls")),
     path("api/v1/", include("events.urls")),
     path("api/v1/", include("civilization.urls")),
+    path("", include("tiles.urls")),  # /tiles/… vector tiles, /basemap/… MapProxy
 ]
 
 handler404 = "gis_core.api.errors.json_404"

@@ -37,6 +37,8 @@ civgrid 演示城市（泸州）已启动：
   API 文档   http://$HOST:$PORT/api/docs/
   管理后台   http://$HOST:$PORT/admin/   （演示账号见上表）
   点位定位   http://$HOST:$PORT/api/v1/locate?lon=105.44&lat=28.87 （先在管理后台登录，或带 API 密钥）
+  离线底图   http://$HOST:$PORT/basemap/demo/ （MapProxy：WMTS、TMS/XYZ、WMS；先登录）
+  矢量切片   http://$HOST:$PORT/tiles/ （图层列表与 TileJSON）
   日志       $RUN/log/    停止：make stop
 MSG
     ;;

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   postgresql postgresql-contrib postgis
   gdal-bin libgdal-dev libgeos-dev libproj-dev proj-bin binutils
   redis-server curl
+  fonts-wqy-microhei  # the CJK font of the offline base map (tiles/basemap)
   python3 python3-venv python3-dev build-essential
 )
 

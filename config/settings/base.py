@@ -54,6 +54,7 @@ LOCAL_APPS = [
     "jobs",
     "events",
     "civilization",
+    "tiles",
     "demo",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
@@ -132,6 +133,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.escalate_overdue",
         "schedule": env.float("CIVGRID_ESCALATE_EVERY_S", default=300.0),
     },
+    # drop tile change-log rows older than any cached tile (tiles.cache)
+    "tiles-prune-changes": {"task": "tiles.prune_changes", "schedule": 3600.0},
     # monthly position partitions made ahead (and old ones detached when a retention is set)
     "grids-positions-partitions": {"task": "grids.positions_partitions", "schedule": 6 * 3600.0},
 }
@@ -262,6 +265,23 @@ CIVGRID = {
     "RANGE_MAX_BUFFER_M": env.float("CIVGRID_RANGE_MAX_BUFFER_M", default=5_000.0),
     "RANGE_MAX_VERTICES": env.int("CIVGRID_RANGE_MAX_VERTICES", default=10_000),
     "RANGE_MAX_BINS": env.int("CIVGRID_RANGE_MAX_BINS", default=50_000),
+    # vector tiles (tiles/): cells across a tile when a point layer aggregates at low zoom, points
+    # per tile beyond which the rest are thinned away, seconds a tile stays in Redis (and the change
+    # log is kept), seconds for answers that move with the clock (overdue), a key namespace
+    "TILE_CELLS": env.int("CIVGRID_TILE_CELLS", default=32),
+    "TILE_MAX_FEATURES": env.int("CIVGRID_TILE_MAX_FEATURES", default=10_000),
+    "TILE_CACHE_TTL_S": env.int("CIVGRID_TILE_CACHE_TTL_S", default=86_400),
+    "TILE_VOLATILE_TTL_S": env.int("CIVGRID_TILE_VOLATILE_TTL_S", default=60),
+    "TILE_CACHE_NAMESPACE": env("CIVGRID_TILE_CACHE_NAMESPACE", default=""),
+    # base map (tiles/basemap): MapProxy's configuration and file cache (shared by every web
+    # process and the seeding worker), the CJK font of the renderer, optional online upstreams
+    # (Tianditu key; JSON list of {"name", "title", "url", "crs": "wgs84"|"gcj02"} XYZ sources)
+    "BASEMAP_DIR": env("CIVGRID_BASEMAP_DIR", default=str(RUN_DIR / "basemap")),
+    "BASEMAP_FONT": env("CIVGRID_BASEMAP_FONT", default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"),
+    "TIANDITU_KEY": env("CIVGRID_TIANDITU_KEY", default=""),
+    "TIANDITU_URL": env("CIVGRID_TIANDITU_URL", default="http://t0.tianditu.gov.cn"),
+    "BASEMAP_UPSTREAMS": env.json("CIVGRID_BASEMAP_UPSTREAMS", default=[]),
+    "BASEMAP_SEED_MAX_TILES": env.int("CIVGRID_BASEMAP_SEED_MAX_TILES", default=500_000),
     # patrol tracks (grids.services.tracks): positions per ingest request and per uploaded file;
     # cleaning (Traccar-like: oldest and future times accepted, fastest plausible speed, worst
     # accuracy, seconds without a fix after which the speed check is skipped); patrols and stops

@@ -1,0 +1,208 @@
+"""Vector tiles over HTTP: 500 fixed tiles at zooms 10–18 over the large demo city.
+
+Per layer: uncached p50/p95 (a fresh Redis namespace, so every first request
+builds its tile), then the same tiles again from the cache (tiles per second,
+several client threads against two gunicorn workers), and TiPg — a vector-tile
+server for PostGIS (FastAPI + asyncpg) — run as a subprocess on another port
+against the same tables and the same tiles, with the ratio of the p50s and p95s.
+
+What differs, stated in the output: TiPg applies no jurisdiction scoping and no
+aggregation (below our threshold it sends raw points, up to its 10,000-feature
+limit per tile), and has no category join; ours adds authentication, the
+scoping, the change-stamp query and the Redis lookup to every tile.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from urllib.parse import quote
+
+from .serving import ROOT, api_key, free_port, gunicorn, percentiles
+
+__all__ = ["run"]
+
+N_TILES = int(os.environ.get("BENCH_TILES", 500))
+ZOOMS = range(10, 19)
+# our layer → (TiPg collection, its properties): the same table and comparable attributes
+LAYERS = {
+    "events": ("public.events_event", "id,state,kind,source,grid_code,escalation_level,reported_at"),
+    "grids": ("public.grids_unitgrid", "code,name,kind,community_code,households,population"),
+    "doors": ("public.geocoding_doorplate", "id,number,suffix,grid_code"),
+}
+
+
+def fixed_tiles(n: int = N_TILES, seed: int = 1) -> list[tuple[int, int, int]]:
+    """``n`` distinct tiles at zooms 10–18, each around a point of a random unit grid."""
+    from grids.models import UnitGrid
+    from tiles.tilemath import lonlat_to_tile
+
+    rng = random.Random(seed)
+    points = [g.geom.point_on_surface for g in UnitGrid.objects.only("geom").order_by("code")]
+    tiles: dict[tuple[int, int, int], None] = {}
+    attempt = 0
+    while len(tiles) < n:  # zooms in turn; a city has few low-zoom tiles, so those repeat and are skipped
+        p = rng.choice(points)
+        z = ZOOMS[attempt % len(ZOOMS)]
+        attempt += 1
+        t = lonlat_to_tile(p.x + rng.uniform(-0.002, 0.002), p.y + rng.uniform(-0.002, 0.002), z)
+        tiles[(t.z, t.x, t.y)] = None
+    return list(tiles)
+
+
+def _timed(port: int, paths: list[str], token: str, check=None) -> tuple[list[float], dict[int, int]]:
+    """Seconds per GET, a new connection each (as ``serving.time_get``, but a low-zoom tile over a
+    million events may take longer than its 10-second timeout, and nothing is left out)."""
+    samples, statuses = [], {}
+    for path in paths:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        t = time.perf_counter()
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        body = resp.read()
+        samples.append(time.perf_counter() - t)
+        conn.close()
+        statuses[resp.status] = statuses.get(resp.status, 0) + 1
+        if check is not None:
+            check(resp.status, body)
+    return samples, statuses
+
+
+def _throughput(port: int, paths: list[str], token: str, threads: int = 4) -> float:
+    """Tiles per second, ``threads`` clients each on its own connections."""
+    chunks = [paths[i::threads] for i in range(threads)]
+    done = [0] * threads
+
+    def client(k: int) -> None:
+        for path in chunks[k]:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+            conn.getresponse().read()
+            conn.close()
+            done[k] += 1
+
+    workers = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
+    t = time.perf_counter()
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sum(done) / (time.perf_counter() - t)
+
+
+def _tipg(port: int):
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    host, user = db["HOST"] or "localhost", db["USER"] or "postgres"
+    auth = f"{user}:{db['PASSWORD']}" if db["PASSWORD"] else user
+    if host.startswith("/"):  # a unix socket: its directory, percent-encoded, as the host (asyncpg)
+        url = f"postgresql://{auth}@{quote(host, safe='')}/{db['NAME']}"
+    else:
+        url = f"postgresql://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "TIPG_DB_SCHEMAS": '["public"]',
+        "TIPG_DB_TABLES": '["' + '","'.join(c for c, _ in LAYERS.values()) + '"]',
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "tipg.main:app", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+
+
+def _wait(port: int, path: str, seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", path)
+            ok = conn.getresponse().status == 200
+            conn.close()
+            if ok:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def run() -> dict:
+    from django.db import connection
+
+    from events.models import Event
+    from tiles.registry import get_layer
+
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE events_event, grids_unitgrid, geocoding_doorplate")
+    counts = {"events": Event.objects.count()}
+    print(f"events in the bench city: {counts['events']:,} (whatever the events generator has made)")
+    tiles = fixed_tiles()
+    token = api_key(["regions:read", "grids:read", "events:read", "geocode:read"], name="bench-tiles")
+    os.environ["CIVGRID_TILE_CACHE_NAMESPACE"] = uuid.uuid4().hex  # every first request misses
+    out: dict = {"tiles": len(tiles), "zooms": [ZOOMS.start, ZOOMS.stop - 1], **counts, "layers": {}}
+    tipg_port = free_port()
+    tipg = _tipg(tipg_port)
+    try:
+        tipg_up = _wait(tipg_port, "/collections")
+        if not tipg_up:
+            print("TiPg did not start: its column is left empty")
+        with gunicorn(workers=2) as port:
+            for name, (collection, props) in LAYERS.items():
+                layer = get_layer(name)
+                paths = [f"/tiles/{name}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
+                sizes: list[int] = []
+
+                def check(status: int, body: bytes, name=name, sizes=sizes) -> None:
+                    if status != 200:
+                        raise RuntimeError(f"{name}: HTTP {status}: {body[:200]!r}")
+                    sizes.append(len(body))
+
+                # warm the workers (imports, connections) on other cache keys, then measure
+                _timed(port, [p + "?region=51" for p in paths[:20]], token)
+                uncached, _ = _timed(port, paths, token, check=check)
+                cached_tps = _throughput(port, paths, token)
+                row = {
+                    "uncached": percentiles(uncached),
+                    "cached_tiles_per_s": cached_tps,
+                    "mean_kb": sum(sizes) / len(sizes) / 1024,
+                    "max_kb": max(sizes) / 1024,
+                    "aggregated_below_zoom": layer.aggregate_below,
+                }
+                if tipg_up:
+                    tp = [
+                        f"/collections/{collection}/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={props}"
+                        for z, x, y in tiles
+                    ]
+                    _timed(tipg_port, tp[:20], token)  # warm-up, as for ours
+                    tipg_samples, statuses = _timed(tipg_port, tp, token)
+                    row["tipg"] = percentiles(tipg_samples)
+                    row["tipg_statuses"] = dict(statuses)
+                    row["ratio_p50"] = row["tipg"]["p50_ms"] / row["uncached"]["p50_ms"]
+                    row["ratio_p95"] = row["tipg"]["p95_ms"] / row["uncached"]["p95_ms"]
+                out["layers"][name] = row
+                u = row["uncached"]
+                line = (
+                    f"{name:7s} uncached p50 {u['p50_ms']:.1f} ms p95 {u['p95_ms']:.1f} ms · "
+                    f"cached {cached_tps:,.0f} tiles/s · "
+                    f"mean {row['mean_kb']:.1f} kB max {row['max_kb']:.1f} kB"
+                )
+                if "tipg" in row:
+                    t = row["tipg"]
+                    line += (
+                        f" · TiPg p50 {t['p50_ms']:.1f} ms p95 {t['p95_ms']:.1f} ms "
+                        f"(TiPg/ours {row['ratio_p50']:.2f}× / {row['ratio_p95']:.2f}×)"
+                    )
+                print(line)
+                sys.stdout.flush()
+    finally:
+        tipg.terminate()
+        tipg.wait(10)
+    return out

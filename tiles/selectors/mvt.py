@@ -1,0 +1,189 @@
+"""One vector tile (Mapbox Vector Tile) of a layer, built by PostGIS in one statement.
+
+The layer's queryset — scoped to the caller's jurisdiction by
+:func:`accounts.scoping.scope_queryset` and narrowed by the layer's filters and
+the shared range filter, all in the ORM — is compiled
+(``qs.query.sql_with_params()``, values bound, never formatted) and wrapped in
+``ST_AsMVT(ST_AsMVTGeom(ST_Transform(geom, 3857), ST_TileEnvelope(z, x, y)))``.
+Geometries are stored in 4326, so the candidate rows are chosen with ``&&``
+against the tile's WGS84 box (grown by the buffer), which the GiST index on the
+geometry column answers; only those rows are transformed.
+
+Low zooms: a point layer declared with ``aggregate_below`` answers, below that
+zoom, one point per square cell (``CIVGRID["TILE_CELLS"]`` cells across the
+tile, the cells of :class:`gis_core.selectors.density.BinGrid`, aligned with
+tile edges) at the mean position of its points, with ``count``. Only points
+inside the tile itself are counted, so the counts of a zoom's tiles add up to
+the filtered total and none is counted twice. Lines and polygons smaller than
+``min_size_px`` screen pixels are left out (thinning); a point tile holds at
+most ``CIVGRID["TILE_MAX_FEATURES"]`` points (the rest are thinned away).
+
+The same statement reads the tile's *change stamp* (see :mod:`tiles.cache`) in
+the same snapshot, so a cached tile is never newer or older than its stamp.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.gis.geos import Polygon
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import F, FloatField, Func, Q, QuerySet
+
+from gis_core.api.ranges import range_filter_from_params
+from gis_core.errors import InvalidInput
+from gis_core.selectors.density import BinGrid
+
+from ..registry import TileLayer
+from ..tilemath import Tile
+
+__all__ = ["BUFFER", "EXTENT", "RenderedTile", "layer_queryset", "stamp_sql", "tile_render"]
+
+EXTENT = 4096  # MVT units across a tile
+BUFFER = 64  # MVT units around it (1/64 of the tile)
+
+
+@dataclass(frozen=True)
+class RenderedTile:
+    data: bytes
+    stamp: str
+    aggregated: bool
+
+
+def _cfg(name: str) -> int:
+    return settings.CIVGRID[name]
+
+
+def layer_queryset(layer: TileLayer, params: Mapping[str, Any], jurisdiction) -> QuerySet:
+    """The layer's rows the caller may see, narrowed by the request's filters (bad ones: 400)."""
+    unknown = sorted(set(params) - layer.accepted_params)
+    if unknown:
+        accepted = "、".join(sorted(layer.accepted_params)) or "无"
+        raise InvalidInput(
+            f"图层 {layer.name} 不支持参数 {'、'.join(unknown)}（可用：{accepted}）",
+            code="unknown_filter",
+            details={"unknown": unknown, "accepted": sorted(layer.accepted_params)},
+        )
+    qs = layer.scoped(layer.queryset(), jurisdiction)
+    if layer.filters is not None:
+        qs = layer.filters(qs, params)
+    if layer.range_filter:
+        rf = range_filter_from_params(params)
+        qs = rf.apply(qs, point_field=layer.geom_field, time_field=layer.time_field)
+    return qs
+
+
+def _box(bounds: tuple[float, float, float, float]) -> Polygon:
+    box = Polygon.from_bbox(bounds)
+    box.srid = 4326
+    return box
+
+
+def stamp_sql(layer: TileLayer) -> tuple[str, list]:
+    """SQL of the tile's change stamp and its parameters but the box (four placeholders last)."""
+    tables = [t for t, _ in layer.tables()]
+    # two branches, so the boxed one can use the GiST index (an OR with IS NULL could not)
+    sql = (
+        "(SELECT count(*)::text || ':' || coalesce(sum(id), 0)::text FROM ("
+        "SELECT id FROM tiles_tilechange WHERE table_name = ANY(%s) AND bbox IS NULL UNION ALL "
+        "SELECT id FROM tiles_tilechange WHERE table_name = ANY(%s) "
+        "AND bbox && ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AS c)"
+    )
+    return sql, [tables, tables]
+
+
+def _compiled(qs: QuerySet) -> tuple[str, tuple] | None:
+    try:
+        sql, params = qs.query.sql_with_params()
+    except EmptyResultSet:
+        return None
+    return sql, tuple(params)
+
+
+def _features_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tuple] | None:
+    names = list(layer.attributes)
+    columns = {f"a_{i}": (F(v) if isinstance(v, str) else v) for i, v in enumerate(layer.attributes.values())}
+    lon0, lat0, lon1, lat1 = bounds = tile.bounds_4326(BUFFER / EXTENT)
+    qs = qs.filter(**{f"{layer.geom_field}__bboverlaps": _box(bounds)})
+    if layer.min_size_px and layer.geometry != "point":
+        # a feature narrower and lower than min_size_px of a 256-pixel tile is not drawn
+        # (a degree of latitude is 1/cos(lat) mercator degrees: near the tile, a fair pixel measure)
+        deg = layer.min_size_px * (lon1 - lon0) / 256 / (1 + 2 * BUFFER / EXTENT)
+        g = F(layer.geom_field)
+        qs = qs.annotate(tile_w=_Span(g, axis="X"), tile_h=_Span(g, axis="Y")).filter(
+            Q(tile_w__gte=deg) | Q(tile_h__gte=deg * math.cos(math.radians((lat0 + lat1) / 2)))
+        )
+    inner = qs.order_by().values(tile_g=F(layer.geom_field), **columns)
+    if layer.geometry == "point":
+        inner = inner[: _cfg("TILE_MAX_FEATURES")]
+    compiled = _compiled(inner)
+    if compiled is None:
+        return None
+    sql, params = compiled
+    renamed = ", ".join(f's."a_{i}" AS "{name}"' for i, name in enumerate(names))
+    fid = ', s."a_0" AS "tile_fid"' if names and names[0] == "id" else ""
+    feature_id = ", 'tile_fid'" if fid else ""
+    return (
+        f"""SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom'{feature_id}) FROM (
+            SELECT ST_AsMVTGeom(ST_Transform(s.tile_g, 3857), ST_TileEnvelope(%s, %s, %s),
+                                {EXTENT}, {BUFFER}, true) AS geom{", " + renamed if renamed else ""}{fid}
+            FROM ({sql}) AS s) AS t WHERE t.geom IS NOT NULL""",
+        (layer.name, tile.z, tile.x, tile.y, *params),
+    )
+
+
+def _aggregate_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tuple] | None:
+    cells = _cfg("TILE_CELLS")
+    grid = BinGrid("square", tile.size_m / cells)
+    x0, y0, _, _ = tile.bounds_3857()
+    i0, j0 = round(x0 / grid.size), round(y0 / grid.size)  # exact: cells line up with tile edges
+    qs = qs.filter(**{f"{layer.geom_field}__bboverlaps": _box(tile.bounds_4326())})
+    compiled = _compiled(qs.order_by().values(rq_pt=F(layer.geom_field)))
+    if compiled is None:
+        return None
+    sql, params = compiled
+    return (
+        f"""WITH pts AS ({sql}), {grid.cells_sql()},
+            agg AS (SELECT count(*) AS n, avg(u) AS mu, avg(v) AS mv FROM cells
+                    WHERE i >= %s AND i < %s AND j >= %s AND j < %s GROUP BY i, j)
+        SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') FROM (
+            SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(mu * %s, mv * %s), 3857),
+                                ST_TileEnvelope(%s, %s, %s), {EXTENT}, 0, false) AS geom, n AS count
+            FROM agg) AS t WHERE t.geom IS NOT NULL""",
+        (
+            *params, grid.size, grid.size, i0, i0 + cells, j0, j0 + cells,
+            layer.name, grid.size, grid.size, tile.z, tile.x, tile.y,
+        ),
+    )  # fmt: skip
+
+
+def tile_render(layer: TileLayer, tile: Tile, qs: QuerySet) -> RenderedTile:
+    """The tile of ``qs`` (already scoped and filtered: :func:`layer_queryset`) and its stamp."""
+    aggregated = layer.aggregate_below is not None and tile.z < layer.aggregate_below
+    built = (_aggregate_sql if aggregated else _features_sql)(layer, qs, tile)
+    stamp, stamp_params = stamp_sql(layer)
+    box = list(tile.bounds_4326(BUFFER / EXTENT))
+    if built is None:  # nothing can match (e.g. an empty jurisdiction): an empty tile, still stamped
+        sql, params = f"SELECT ''::bytea, {stamp}", (*stamp_params, *box)
+    else:
+        body, body_params = built
+        sql, params = f"SELECT ({body}), {stamp}", (*body_params, *stamp_params, *box)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        data, stamp_value = cur.fetchone()
+    return RenderedTile(bytes(data or b""), stamp_value, aggregated)
+
+
+# ------------------------------------------------------------------ small SQL expressions
+
+
+class _Span(Func):
+    """Width (``axis="X"``) or height (``"Y"``) of a geometry's bbox, in degrees."""
+
+    template = "(ST_%(axis)sMax(%(expressions)s) - ST_%(axis)sMin(%(expressions)s))"
+    output_field = FloatField()

@@ -1,0 +1,172 @@
+"""Vector tiles, TileJSON, the base map (MapProxy) and the base-map renderer's WMS.
+
+Not under /api/v1/, but the same authentication (session or API key), scopes,
+jurisdiction and JSON errors as the API: the views are DRF views.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gis_core.api.errors import error_body
+from gis_core.errors import InvalidInput, NotFound
+
+from . import cache as tile_cache
+from .registry import TileLayer, get_layer, layers
+from .selectors.mvt import layer_queryset, tile_render
+from .selectors.tilejson import tilejson
+from .tilemath import MAX_ZOOM, Tile
+
+__all__ = ["BaseMapView", "RenderWmsView", "TileJsonView", "TileLayersView", "TileView", "tiles_not_found"]
+
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+
+
+class AnyAccept(DefaultContentNegotiation):
+    """Tiles and images are asked for with any Accept header; errors still answer JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def parse_tile(z: str, x: str, y: str) -> Tile:
+    try:
+        zi, xi, yi = int(z), int(x), int(y)
+    except ValueError:
+        raise InvalidInput(
+            f"切片坐标应为整数：{z}/{x}/{y}", code="bad_tile", details={"z": z, "x": x, "y": y}
+        ) from None
+    if not 0 <= zi <= MAX_ZOOM:
+        raise InvalidInput(f"缩放级别 {zi} 超出范围 0–{MAX_ZOOM}", code="bad_tile", details={"z": zi})
+    n = 1 << zi
+    if not (0 <= xi < n and 0 <= yi < n):
+        raise InvalidInput(
+            f"切片 {xi}/{yi} 超出第 {zi} 级的范围 0–{n - 1}",
+            code="bad_tile",
+            details={"z": zi, "x": xi, "y": yi},
+        )
+    return Tile(zi, xi, yi)
+
+
+class LayerView(APIView):
+    """Looks the layer up before the permission check, which needs the layer's scope."""
+
+    content_negotiation_class = AnyAccept
+    layer: TileLayer | None = None
+
+    @property
+    def required_scopes(self) -> dict[str, str]:
+        # an unknown layer still needs a signed-in caller with a map scope before it is a 404
+        return {"GET": self.layer.scope if self.layer else "regions:read"}
+
+    def initial(self, request, *args, **kwargs):
+        try:
+            self.layer = get_layer(kwargs["layer"])
+        except NotFound:
+            self.layer = None
+        super().initial(request, *args, **kwargs)
+
+    def the_layer(self) -> TileLayer:
+        return self.layer or get_layer(self.kwargs["layer"])
+
+    def filter_params(self) -> dict[str, str]:
+        return {k: self.request.query_params.get(k) for k in self.request.query_params}
+
+
+class TileView(LayerView):
+    """一个矢量切片（MVT），按调用者的管辖范围裁剪。"""
+
+    def get(self, request, layer: str, z: str, x: str, y: str):
+        the_layer = self.the_layer()
+        tile = parse_tile(z, x, y)
+        params = self.filter_params()
+        qs = layer_queryset(the_layer, params, request.jurisdiction)  # bad filters: 400 before anything
+        key = tile_cache.tile_key(the_layer, tile, params, request.jurisdiction)
+        stamp = tile_cache.tile_stamp(the_layer, tile)
+        etag = tile_cache.etag_of(key, stamp)
+        volatile = any(params.get(p) not in (None, "") for p in the_layer.volatile_params)
+        if etag in _etags(request.headers.get("If-None-Match", "")) and not volatile:
+            return _tile_response(b"", etag, the_layer, volatile, status=304)
+        data = None if volatile else tile_cache.cache_get(key, stamp)
+        state = "hit"
+        if data is None:
+            rendered = tile_render(the_layer, tile, qs)
+            data, etag, state = rendered.data, tile_cache.etag_of(key, rendered.stamp), "miss"
+            cfg = settings.CIVGRID
+            ttl = cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"]
+            tile_cache.cache_put(key, rendered, ttl)
+        response = _tile_response(data, etag, the_layer, volatile)
+        response["X-Tile-Cache"] = state
+        return response
+
+
+def _etags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+
+
+def _tile_response(
+    data: bytes, etag: str, layer: TileLayer, volatile: bool, status: int = 200
+) -> HttpResponse:
+    response = HttpResponse(data, content_type=MVT_TYPE, status=status)
+    response["ETag"] = etag
+    # per jurisdiction: private; revalidated (ETag → 304) after max_age
+    response["Cache-Control"] = f"private, max-age={0 if volatile else layer.max_age}"
+    response["Vary"] = "Authorization, Cookie"
+    return response
+
+
+class TileJsonView(LayerView):
+    """图层的 TileJSON 描述（切片地址、级别、字段、范围）。"""
+
+    def get(self, request, layer: str):
+        the_layer = self.the_layer()
+        params = self.filter_params()
+        layer_queryset(the_layer, params, request.jurisdiction)  # the same 400s as the tiles
+        return Response(tilejson(request, the_layer, params, request.jurisdiction))
+
+
+class TileLayersView(APIView):
+    """可用的矢量切片图层。"""
+
+    required_scopes = {"GET": "regions:read"}
+
+    def get(self, request):
+        from accounts.permissions import principal_of
+
+        from .selectors.tilejson import layer_summary
+
+        scopes = principal_of(request).scopes
+        return Response({"layers": [layer_summary(request, x) for x in layers() if x.scope in scopes]})
+
+
+class BaseMapView(APIView):
+    """底图服务（MapProxy：WMTS、TMS/XYZ、WMS）。"""
+
+    required_scopes = {"GET": "regions:read"}
+    content_negotiation_class = AnyAccept
+
+    def get(self, request, rest: str = ""):
+        from .basemap.service import basemap_call
+
+        return basemap_call(request, rest)
+
+
+class RenderWmsView(APIView):
+    """本地数据渲染的底图 WMS（MapProxy 的离线数据源）。"""
+
+    required_scopes = {"GET": "regions:read"}
+    content_negotiation_class = AnyAccept
+
+    def get(self, request):
+        from .basemap.wms import wms_response
+
+        return wms_response(request)
+
+
+def tiles_not_found(request) -> JsonResponse:
+    message = f"没有这个切片地址：{request.path}（应为 /tiles/{{图层}}/{{z}}/{{x}}/{{y}}.mvt）"
+    return JsonResponse(error_body("not_found", message), status=404)
