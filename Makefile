@@ -5,6 +5,9 @@
 #   make bench  benchmarks against the large demo city (see BENCHMARKS.md);
 #               make bench BENCH=geocode runs one part
 #   make stop   stop what `make demo` started
+#   make backup  database (pg_dump -Fc) + uploaded files into $(BACKUP_DIR)/<UTC time>/ with a manifest
+#   make restore BACKUP=backups/<time>  check the manifest, restore both, compare the row counts
+#   make fuzz   the schemathesis pass over the API alone (FUZZ_EXAMPLES=, FUZZ_SEED=, FUZZ_COVERAGE=1)
 
 SHELL := /bin/bash
 PY := .venv/bin/python
@@ -16,7 +19,7 @@ DEMO_SEED ?= 1
 WEB_WORKERS ?= 3
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: setup services migrate demo serve stop test lint bench clean
+.PHONY: setup services migrate demo serve stop test lint bench clean backup restore fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -44,6 +47,24 @@ lint: setup
 test: services lint
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) manage.py makemigrations --check --dry-run -v 1
 	@DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest
+
+# backups (scripts/backup.sh; see README "Backups and restore")
+BACKUP_DIR ?= backups
+BACKUP ?=
+backup: services
+	@BACKUP_DIR=$(BACKUP_DIR) bash scripts/backup.sh backup
+
+restore: services
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=$(BACKUP_DIR)/<time>" >&2; exit 2; }
+	@bash scripts/backup.sh restore "$(BACKUP)"
+
+# the API fuzz pass alone (it also runs in `make test`): more cases or another seed
+FUZZ_EXAMPLES ?= 4
+FUZZ_SEED ?= 20261121
+FUZZ_COVERAGE ?=
+fuzz: services
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$(FUZZ_SEED) FUZZ_COVERAGE=$(FUZZ_COVERAGE) DJANGO_SETTINGS_MODULE=config.settings.test \
+	  $(PY) -m pytest -m fuzz tests/test_fuzz.py -q
 
 # BENCH=geocode (or locate) runs one part; the benchmark-only packages
 # (requirements-bench.txt: cpca, jionlp and their needs) go into .venv here only, once

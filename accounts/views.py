@@ -74,8 +74,9 @@ class LoginView(APIView):
         responses=OpenApiTypes.OBJECT,
     )
     def post(self, request):
-        username = request.data.get("username")
-        password = request.data.get("password")
+        data = request.data if isinstance(request.data, dict) else {}  # a JSON array or null: no fields
+        username = data.get("username")
+        password = data.get("password")
         if not isinstance(username, str) or not isinstance(password, str) or not username or not password:
             raise InvalidInput("请提供用户名和密码")
         user = authenticate(request._request, username=username, password=password)

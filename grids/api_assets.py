@@ -422,6 +422,8 @@ def _camera_data(serializer_class, request) -> dict:
     """Checked fields; the point is taken in ``crs`` and turned into WGS84. The range checks of
     direction, angle and range are the service's (one message for API, demo and loaders)."""
     raw = request.data
+    if not hasattr(raw, "get"):  # a JSON body that is not an object (null, a list …)
+        raise InvalidInput("请求体应为 JSON 对象")
     for name in ("direction", "angle", "range_m", "lon", "lat"):  # a clear message, not DRF's
         if name in raw:
             parse_float(raw.get(name), name)

@@ -86,6 +86,13 @@ def test_login_needs_username_and_password(db):
     assert response.status_code == 400 and _error_code(response) == "invalid"
 
 
+@pytest.mark.parametrize("body", ["[null, null]", "null", '"op_jy"', "42"])
+def test_login_with_a_body_that_is_not_an_object_is_400(db, body):
+    """Found by the API fuzz pass (tests/test_fuzz.py): a JSON array was a 500."""
+    response = _client().post(LOGIN, body, content_type="application/json")
+    assert response.status_code == 400 and _error_code(response) == "invalid"
+
+
 def test_wrong_password_is_401(operator):
     response = _login(_client(), "op_jy", "Wrong-pass-123")
     assert response.status_code == 401

@@ -77,7 +77,7 @@ class AttachmentSerializer(serializers.ModelSerializer):
 
 class TransitionSerializer(serializers.ModelSerializer):
     action_name = serializers.SerializerMethodField()
-    department_name = serializers.CharField(source="department.name", default=None)
+    department_name = serializers.CharField(source="department.name", default=None, allow_null=True)
 
     class Meta:
         model = EventTransition
@@ -100,7 +100,7 @@ class EventSerializer(GeoFeatureModelSerializer):
     major_name = serializers.CharField(source="category.parent.name", default=None)
     state_name = serializers.CharField(source="get_state_display")
     source_name = serializers.CharField(source="get_source_display")
-    department_name = serializers.CharField(source="department.name", default=None)
+    department_name = serializers.CharField(source="department.name", default=None, allow_null=True)
     colour = serializers.SerializerMethodField()
 
     class Meta:

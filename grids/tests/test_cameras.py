@@ -246,3 +246,10 @@ def test_api_bad_camera_input_is_a_clear_400(db, a_point):
     assert "视角" in response.json()["error"]["message"]
     assert Camera.objects.count() == before
     assert operator.get("/api/v1/cameras/seeing", {"lon": "abc", "lat": 1}).status_code == 400
+
+
+@pytest.mark.parametrize("body", ["null", "[1, 2]", '"text"'])
+def test_a_body_that_is_not_an_object_is_a_400(db, body):
+    client = _client("cam_operator", "operator")
+    response = client.post("/api/v1/cameras", body, content_type="application/json")
+    assert response.status_code == 400 and "JSON 对象" in response.json()["error"]["message"]
