@@ -1,7 +1,8 @@
 """`make bench`: build the large demo city in its own database, then run every
 benchmark and print medians and ratios. Results also go to bench/out/*.json.
 
-``python -m bench [part ...]`` runs only the named parts (locate, geocode, tiles, tracks, civilization);
+``python -m bench [part ...]`` runs only the named parts (locate, geocode, tiles, tracks, events,
+civilization);
 ``make bench BENCH=geocode`` does the same through make.
 
 Not a test: nothing here asserts a speed; BENCHMARKS.md records the figures.
@@ -61,7 +62,7 @@ def machine() -> dict:
     }
 
 
-PARTS = ("locate", "geocode", "tiles", "tracks", "civilization")
+PARTS = ("locate", "geocode", "tiles", "tracks", "events", "civilization")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,6 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rebuilt the {scale} demo city (it had no door plates) in {time.perf_counter() - t0:.1f} s")
 
     results = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z")}
+    if "events" in parts:  # the city's events, once: BENCH_EVENTS (default 1,000,000) in all
+        from bench.events import ensure_events
+
+        results["events_generated"] = ensure_events(int(os.environ.get("BENCH_EVENTS", 1_000_000)))
     print(json.dumps(results["machine"], ensure_ascii=False))
     for part in parts:
         print(f"== {part}")
