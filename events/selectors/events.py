@@ -27,6 +27,7 @@ __all__ = [
     "events_filter",
     "events_visible",
     "handler_department_ids",
+    "most_local_department",
     "notifications_visible",
 ]
 
@@ -134,6 +135,14 @@ def duplicate_candidates(
         .exclude(pk=event.pk)
     )
     return qs.near(event.geom, radius).order_by("distance", "reported_at", "id")
+
+
+def most_local_department(candidates, region_code: str) -> int | None:
+    """Of ``(department region code, id)`` pairs, the id of the most local department whose
+    region contains ``region_code`` (a district's bureau before the city's); None if none does."""
+    covering = set(ancestor_codes(region_code))
+    found = sorted((code, pk) for code, pk in candidates if code in covering)
+    return found[-1][1] if found else None
 
 
 def handler_department_ids(user_id: int | None) -> set[int]:

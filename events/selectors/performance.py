@@ -91,8 +91,9 @@ def _department_rows(events: QuerySet[Event], since, until, now) -> list[dict]:
         .annotate(open=Count("pk"), overdue=Count("pk", filter=Q(due_at__lte=now)))
     }
     ids = {i for i in (*done, *handed_back, *waiting) if i is not None}
-    names = dict(Department.objects.filter(pk__in=ids).values_list("pk", "name"))
-    codes = dict(Department.objects.filter(pk__in=ids).values_list("pk", "region_code"))
+    found = Department.objects.filter(pk__in=ids).values_list("pk", "name", "region_code")
+    names = {pk: name for pk, name, _ in found}
+    codes = {pk: code for pk, _, code in found}
     rows = []
     for pk in ids:
         d, w = done.get(pk, {}), waiting.get(pk, {})

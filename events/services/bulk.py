@@ -37,13 +37,13 @@ import numpy as np
 from django.db import connection, transaction
 from django.utils import timezone
 
-from gis_core.codes import ancestor_codes
 from gis_core.errors import InvalidInput
 from gis_core.selectors.locate import locate_points_raw
 
 from .. import flow
 from ..models import Department, Event, EventCategory, EventSource, EventState, EventTransition
 from ..selectors.calendar import work_calendar
+from ..selectors.events import most_local_department
 from ..worktime import US, WorkTable, limit_us, to_us
 from .clock import step_limit
 from .reporting import CLOCK_SKEW
@@ -255,8 +255,9 @@ def _departments(
 ) -> np.ndarray:
     """The department a row is dispatched to, 0 where none is needed: the category's default
     department, the most local one whose region contains the event — the rule of
-    ``lifecycle._department`` without a department named, resolved once per (category, community)
-    from one read of the departments."""
+    ``lifecycle._department`` without a department named (grid bindings are not consulted: bulk
+    loads are for history and benchmarks), resolved once per (category, community) from one read
+    of the departments."""
     by_name: dict[str, list[tuple[str, int]]] = {}
     for pk, name, code in Department.objects.filter(active=True).values_list("pk", "name", "region_code"):
         by_name.setdefault(name, []).append((code, pk))
@@ -267,14 +268,9 @@ def _departments(
     keys = np.char.add(cat_index[rows].astype(str), np.char.add(":", region[rows].astype(str)))
     unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     resolved = np.zeros(len(unique), dtype=np.int64)
-    covering_of: dict[str, set[str]] = {}
     for k, row in enumerate(rows[first].tolist()):
         name = cats.department_name[cat_index[row]]
-        code = region[row]
-        covering = covering_of.get(code) or covering_of.setdefault(code, set(ancestor_codes(code)))
-        found = sorted((code, pk) for code, pk in by_name.get(name, ()) if code in covering)
-        if found:
-            resolved[k] = found[-1][1]  # the most local (a district's bureau before the city's)
+        resolved[k] = most_local_department(by_name.get(name, ()), region[row]) or 0
     if not resolved.all():
         missing = rows[first[resolved == 0]]
         raise InvalidInput(

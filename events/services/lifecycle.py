@@ -17,12 +17,13 @@ from accounts.permissions import SCOPES, Principal
 from accounts.scoping import scope_queryset
 from gis_core.codes import ancestor_codes
 from gis_core.errors import Conflict, InvalidInput, NotFound
+from grids.selectors.staff import departments_for_grid
 
 from .. import flow
 from ..errors import Forbidden
 from ..models import Department, Event, EventTransition
 from ..selectors.calendar import work_calendar
-from ..selectors.events import department_allows
+from ..selectors.events import department_allows, most_local_department
 from .attachments import StoredFiles, attachments_check, attachments_save
 from .clock import clock_start, clock_stop
 
@@ -84,12 +85,16 @@ def _department(event: Event, department_id: int | None) -> Department:
             )
         return department
     name = event.category.department_name or (event.category.parent and event.category.parent.department_name)
-    found = sorted(covering.filter(name=name), key=lambda d: d.region_code, reverse=True) if name else []
-    if not found:
+    # a department bound to the event's grid (网格入格) takes the grid's tasks first
+    bound = [d for d in departments_for_grid(event.grid_code) if not name or d.name == name]
+    if bound:
+        return bound[0]
+    pk = most_local_department(covering.filter(name=name).values_list("region_code", "pk"), event.region_code)
+    if not name or pk is None:
         raise InvalidInput(
             "请指定处置部门 department（该分类没有可用的默认处置部门）", details={"department": "required"}
         )
-    return found[0]  # the most local one (a district's bureau before the city's)
+    return Department.objects.get(pk=pk)
 
 
 def event_transition(

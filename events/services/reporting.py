@@ -19,8 +19,9 @@ from accounts.permissions import Principal
 from accounts.scoping import scope_queryset
 from geocoding.selectors.geocode import geocode_batch
 from geocoding.selectors.reverse import reverse_batch
-from gis_core.errors import Conflict, InvalidInput
+from gis_core.errors import Conflict, InvalidInput, NotFound
 from gis_core.selectors.locate import Location, locate_point
+from grids.selectors.components import component_get
 
 from ..models import Event, EventCategory, EventSource, EventTransition
 from ..selectors.calendar import work_calendar
@@ -121,6 +122,18 @@ def _locate(lon: float, lat: float, principal: Principal) -> Location:
     return location
 
 
+def _component(code: str, principal: Principal) -> None:
+    """A report about a city component must name one the caller may see."""
+    try:
+        component_get(code=code, jurisdiction=principal.jurisdiction)
+    except NotFound:
+        raise InvalidInput(
+            f"部件编码 {code} 不存在或不在您的管辖范围内",
+            code="unknown_component",
+            details={"component_code": code},
+        ) from None
+
+
 def _nearest_address(lon: float, lat: float, principal: Principal) -> str:
     """A point's address, as the reverse geocoder reads it (region chain, road, nearest door
     plate or place within ``EVENT_REVERSE_RADIUS_M``), so an operator reads where it is."""
@@ -168,6 +181,8 @@ def event_report(
         )
     if len(data.component_code or "") > 40 or len(data.address or "") > 300:
         raise InvalidInput("部件编码（40 字）或地址（300 字）过长")
+    if data.component_code:
+        _component(data.component_code, principal)
     reported_at = _reported_at(data.reported_at, now)
     address = (data.address or "").strip()
     if data.point is not None:

@@ -17,7 +17,7 @@ from events.services.lifecycle import event_merge, event_transition
 from events.services.reporting import ReportInput, event_report
 from gis_core.errors import Conflict, InvalidInput, NotFound
 
-from .conftest import PASSWORD, client_for, local, principal
+from .conftest import LIMITS, PASSWORD, client_for, local, principal
 
 URL = "/api/v1/events"
 
@@ -340,3 +340,30 @@ def test_merge_is_for_operators(db, root, category, a_place):
     )
     assert response.status_code == 403
     assert Event.objects.get(pk=duplicate.pk).state == "reported"
+
+
+def test_dispatch_without_a_department_goes_to_the_one_bound_to_the_grid(
+    root, category, a_place, departments
+):
+    from accounts.scoping import Jurisdiction
+    from events.models import EventCategory
+    from grids.services.staff import grid_department_bind
+
+    no_default = EventCategory.objects.create(
+        code="T0102", name="无默认部门", kind="event", parent=category.parent, time_limits=dict(LIMITS)
+    )
+    no_default.parent.department_name = ""
+    no_default.parent.save()
+    unbound = report(root, no_default, a_place)
+    for action in ("verify", "register"):
+        step(root, unbound, action)
+    with pytest.raises(InvalidInput, match="请指定处置部门"):
+        step(root, unbound, "dispatch")
+    grid_department_bind(
+        grid_code=a_place.grid_code,
+        department_id=departments["a_build"].pk,
+        jurisdiction=Jurisdiction(nationwide=True),
+    )
+    assert (
+        step(root, unbound, "dispatch").department == departments["a_build"]
+    )  # 网格入格: the grid's tasks reach it

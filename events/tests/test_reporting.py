@@ -341,3 +341,24 @@ def test_a_report_by_point_gets_the_address_the_reverse_geocoder_reads(operator_
     )
     given = operator_a_api.post(URL, body(category, place, address="江阳区某小区门口"), format="json")
     assert given.json()["properties"]["address"] == "江阳区某小区门口"  # a given address is kept
+
+
+def test_a_component_problem_names_a_component_the_caller_may_see(operator_a_api, category, a_place, b_place):
+    from shapely.geometry import Point as ShapelyPoint
+
+    from accounts.scoping import Jurisdiction
+    from grids.services.components import ComponentInput, component_classes_load, component_create
+
+    component_classes_load()
+    nationwide = Jurisdiction(nationwide=True)
+    a_lamp, b_lamp = (
+        component_create(
+            data=ComponentInput(class_code="0108", geom=ShapelyPoint(p.lon, p.lat)), jurisdiction=nationwide
+        )
+        for p in (a_place, b_place)
+    )
+    ok = operator_a_api.post(URL, body(category, a_place, component_code=a_lamp.code), format="json")
+    assert ok.status_code == 201 and Event.objects.get(pk=ok.json()["id"]).component_code == a_lamp.code
+    for code in (b_lamp.code, "5105020108999999"):  # another district's, and one that does not exist
+        refused = operator_a_api.post(URL, body(category, a_place, component_code=code), format="json")
+        assert refused.status_code == 400 and refused.json()["error"]["code"] == "unknown_component"
