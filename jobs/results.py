@@ -6,7 +6,8 @@ Excel (.xlsx) is written by openpyxl in write-only mode, which is slow (about
 3,500 rows/s without lxml: a minute for 200,000 rows), so the worker writes it
 once when a job succeeds and downloads serve that file; for a cancelled or
 failed job it is written on the first download. Input text that looks like a
-formula (``=…``) or an error code stays text in the workbook.
+formula (``=…``) or an error code stays text in the workbook; in the CSV, text that a
+spreadsheet would run as a formula gets a leading apostrophe (:func:`gis_core.spreadsheet.inert`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+
+from gis_core.spreadsheet import inert
 
 from .models import Job
 from .registry import get_kind
@@ -63,7 +66,7 @@ def result_csv(job: Job) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(result_header(job))
     for record in result_records(job):
-        yield writer.writerow(["" if v is None else v for v in record])
+        yield writer.writerow(["" if v is None else inert(v) if isinstance(v, str) else v for v in record])
 
 
 def _xlsx_value(sheet, value: Any) -> Any:

@@ -202,6 +202,15 @@ def test_result_xlsx(api_a):
     assert sheet.cell(row=3, column=1).data_type == "s" and sheet.cell(row=3, column=3).data_type == "s"
 
 
+def test_result_csv_makes_formulas_inert_and_keeps_numbers(api_a):
+    rows = [HEADER, ['=HYPERLINK("http://evil")', "江阳区江阳西路45号", "-12.5"], ["@SUM(A1)", "", "+cmd|x"]]
+    body = _submit(api_a, csv_upload(rows))
+    _run(body)
+    result = _csv_result(api_a, body)
+    assert result[1][0] == '\'=HYPERLINK("http://evil")' and result[1][2] == "-12.5"
+    assert result[2][0] == "'@SUM(A1)" and result[2][2] == "'+cmd|x"
+
+
 # ------------------------------------------------------------------ file-level problems
 
 
