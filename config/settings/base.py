@@ -176,12 +176,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "cg_<前缀>_<密钥>"}
-        }
-    },
-    "SECURITY": [{"ApiKey": []}],
+    # security schemes per operation come from accounts/schema.py (session cookie, bearer key,
+    # Open311's api_key parameter)
 }
 
 # ------------------------------------------------------------------ authentication

@@ -331,6 +331,22 @@ def test_schema_endpoint(api):
     assert {"/api/v1/regions/", "/api/v1/grids/", "/api/v1/grids/topology"} <= set(schema["paths"])
 
 
+def test_schema_names_the_authentication_each_operation_accepts(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["ApiKey"] == {**schemes["ApiKey"], "type": "http", "scheme": "bearer"}
+    param = {"type": "apiKey", "in": "query", "name": "api_key"}
+    assert schemes["ApiKeyParam"] == {**schemes["ApiKeyParam"], **param}
+
+    def accepted(path: str) -> set[str]:
+        return {name for item in schema["paths"][path]["get"]["security"] for name in item}
+
+    assert {"ApiKey", "cookieAuth"} <= accepted("/api/v1/locate")
+    assert "ApiKeyParam" not in accepted("/api/v1/locate")  # a key in a URL only where Open311 needs it
+    open311 = [p for p in schema["paths"] if p.startswith("/api/v1/open311/v2/requests")]
+    assert open311 and all("ApiKeyParam" in accepted(p) for p in open311)
+
+
 class _Assets(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
