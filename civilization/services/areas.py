@@ -103,7 +103,9 @@ def _jurisdiction_region(jurisdiction: Jurisdiction) -> str:
 
 def _deeper(a: str, b: str) -> str:
     """The deeper of two nested region codes ("" is the whole country)."""
-    return a if len(prefix_of(a or "0" * 12)) >= len(prefix_of(b or "0" * 12)) else b
+    if not a or not b:
+        return a or b
+    return a if len(prefix_of(a)) >= len(prefix_of(b)) else b
 
 
 def _shapely(geom) -> BaseGeometry:

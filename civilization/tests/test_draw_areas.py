@@ -141,3 +141,12 @@ def test_bad_area_draws_are_4xx_and_write_nothing(planner_a, area, extra, code, 
 def test_duplicate_strata_are_refused(planner_a, db):
     area = {"type": "片区", "region": A_PREFIX, "n": 2}
     assert _draw(planner_a, area, area).json()["error"]["code"] == "duplicate_stratum"
+
+
+def test_a_nationwide_planner_draws_in_any_region(admin_api, db):
+    """No jurisdiction of one's own (the whole country): the draw's region is the area's."""
+    response = _draw(admin_api, {"type": "片区", "region": A_PREFIX, "n": 3, "reserves": 1}, seed=5)
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["region_code"] == A_CODE
+    assert all(s["district_code"] == A_CODE for s in body["sites"])
