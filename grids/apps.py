@@ -12,9 +12,10 @@ class GridsConfig(AppConfig):
 
         register_layer(GRID_LAYER)
 
-        from .io_assets import COMPONENT_LAYER
+        from .io_assets import CAMERA_LAYER, COMPONENT_LAYER
 
         register_layer(COMPONENT_LAYER)  # city components (城市部件)
+        register_layer(CAMERA_LAYER)  # camera points (视频点位)
 
         from accounts.audit import AUDITED
 

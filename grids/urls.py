@@ -2,11 +2,8 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .api import TopologyView, UnitGridViewSet
-from .api_assets import (
-    CameraDetailView,
-    CameraListView,
-    CamerasNearEventView,
-    CamerasSeeingView,
+from .api_cameras import CameraDetailView, CameraListView, CamerasNearEventView, CamerasSeeingView
+from .api_components import (
     ComponentClassListView,
     ComponentClustersView,
     ComponentDetailView,

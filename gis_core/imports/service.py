@@ -110,7 +110,9 @@ def import_file(
         try:
             item = spec.clean_row(row, context)
             if allowed is not None and not allowed(item.code):
-                raise RowError("code", f"{item.code} 不在您的管辖范围内")
+                # no code in the message: a row placed by its point would name a grid the caller
+                # may not see (the row number says which row)
+                raise RowError("code", "该行不在您的管辖范围内")
             cleaned.append(item)
             clean_rows.append(i)
         except RowError as exc:

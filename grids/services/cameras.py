@@ -22,9 +22,9 @@ from gis_core.errors import InvalidInput, NotFound
 
 from ..assets import Camera, CameraCategory
 from ..sector import camera_sector
-from .components import place_point
+from .components import Placed, place_point
 
-__all__ = ["CameraInput", "camera_check", "camera_create", "camera_update", "cameras_upsert"]
+__all__ = ["CameraInput", "camera_check", "camera_clean", "camera_create", "camera_update", "cameras_upsert"]
 
 CODE_RE = re.compile(r"^\d{20}$")
 URL_RE = re.compile(r"^(rtsp|rtsps|rtmp|http|https)://\S+$", re.IGNORECASE)
@@ -98,14 +98,27 @@ def camera_check(data: CameraInput) -> CameraInput:
     )  # fmt: skip
 
 
-def _fill(camera: Camera, data: CameraInput, jurisdiction: Jurisdiction | None) -> Camera:
-    placed = place_point(data.lon, data.lat, jurisdiction, what="摄像机")
-    if camera.code and camera.code[:6] != placed.district_code[:6]:
+def _place(lon: float, lat: float, code: str, jurisdiction: Jurisdiction | None) -> Placed:
+    """The camera's grid and region chain; a device code must name the district it stands in."""
+    placed = place_point(lon, lat, jurisdiction, what="摄像机")
+    if code and code[:6] != placed.district_code[:6]:
         raise InvalidInput(
-            f"设备编码 {camera.code} 的区县代码与点位所在区县 {placed.district_code[:6]} 不一致",
+            f"设备编码 {code} 的区县代码与点位所在区县 {placed.district_code[:6]} 不一致",
             code="code_mismatch",
-            details={"code": camera.code, "district": placed.district_code[:6]},
+            details={"code": code, "district": placed.district_code[:6]},
         )
+    return placed
+
+
+def camera_clean(data: CameraInput) -> tuple[CameraInput, Placed]:
+    """Every check of a write but code uniqueness, and the place, without a jurisdiction (the
+    import checks each row's grid against the caller's); raises InvalidInput."""
+    data = camera_check(data)
+    return data, _place(data.lon, data.lat, data.code, None)
+
+
+def _fill(camera: Camera, data: CameraInput, jurisdiction: Jurisdiction | None) -> Camera:
+    placed = _place(data.lon, data.lat, camera.code, jurisdiction)
     sector = camera_sector(
         data.lon, data.lat, direction=data.direction, angle=data.angle, range_m=data.range_m
     )

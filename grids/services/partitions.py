@@ -8,7 +8,8 @@ reached the default partition meanwhile are moved into the new partition in the 
 transaction: PostgreSQL refuses to attach a range the default partition has rows for.
 
 Old partitions are *detached* (kept as ordinary tables for archiving, or dropped on request),
-which takes no time whatever their size — the reason the table is partitioned.
+which takes no time whatever their size — the reason the table is partitioned. Their packed
+playback chunks (``grids_track_chunk``) are deleted with them.
 """
 
 from __future__ import annotations
@@ -121,6 +122,12 @@ def positions_partitions_detach(*, before: dt.date, drop: bool = False) -> list[
         cur.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK])
         for m in old:
             cur.execute(f'ALTER TABLE {PARENT} DETACH PARTITION "{partition_name(m)}"')
+            # no trigger fires on a detach: the month's playback chunks go with it (buckets of
+            # 15 minutes never straddle a local midnight)
+            cur.execute(
+                "DELETE FROM grids_track_chunk WHERE bucket >= %s AND bucket < %s",
+                [_bound(m), _bound(_next(m))],
+            )
             if drop:
                 cur.execute(f'DROP TABLE "{partition_name(m)}"')
     return old

@@ -20,14 +20,49 @@ def noisy_walk(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def reference_dp(x, y, tolerance) -> list[int]:
+    """Textbook recursive Douglas–Peucker with GEOS's rules (distance to the segment, first
+    farthest vertex, strictly beyond the tolerance), one vertex at a time."""
+    keep = {0, len(x) - 1}
+
+    def seg_dist(i, a, b):
+        dx, dy = x[b] - x[a], y[b] - y[a]
+        len2 = dx * dx + dy * dy
+        u = 0.0 if len2 == 0 else min(1.0, max(0.0, ((x[i] - x[a]) * dx + (y[i] - y[a]) * dy) / len2))
+        return (x[i] - x[a] - u * dx) ** 2 + (y[i] - y[a] - u * dy) ** 2
+
+    stack = [(0, len(x) - 1)]
+    while stack:
+        a, b = stack.pop()
+        best, at = -1.0, -1
+        for i in range(a + 1, b):
+            d = seg_dist(i, a, b)
+            if d > best:
+                best, at = d, i
+        if at >= 0 and best > tolerance * tolerance:
+            keep.add(at)
+            stack += [(a, at), (at, b)]
+    return sorted(keep)
+
+
 @pytest.mark.parametrize("tolerance", [0.5, 3, 10, 50])
-def test_same_vertices_as_shapely(tolerance):
-    x, y = noisy_walk(20_000)
+def test_same_vertices_as_textbook_and_as_shapely(tolerance):
+    x, y = noisy_walk(3_000)
     kept = douglas_peucker(x, y, tolerance)
+    assert kept.tolist() == reference_dp(x.tolist(), y.tolist(), tolerance)
     reference = shapely.get_coordinates(
         shapely.simplify(shapely.linestrings(x, y), tolerance, preserve_topology=False)
     )
     assert np.array_equal(np.column_stack([x[kept], y[kept]]), reference)
+
+
+def test_repeated_positions_keep_the_first_index():
+    # a person standing still sends the same coordinates: the kept vertex is the first of them,
+    # so its time is when they arrived
+    x = np.array([0, 1, 1, 1, 2, 2, 2], dtype=float)
+    y = np.array([0, 3, 3, 3, 0, 0, 0], dtype=float)
+    assert douglas_peucker(x, y, 0.5).tolist() == [0, 1, 6]  # 4 and 5 lie on the end point
+    assert douglas_peucker(np.zeros(5), np.zeros(5), 1.0).tolist() == [0, 4]
 
 
 def test_known_answer_on_a_small_line():

@@ -91,3 +91,33 @@ def test_running_distance_is_the_sum_of_steps_and_any_window_is_a_subtraction():
     assert cum[0] == 1000.0
     for a, b in ((0, 499), (10, 20), (123, 400)):
         assert cum[b] - cum[a] == pytest.approx(steps[a:b].sum(), rel=1e-12)
+
+
+def per_fix_spells(t, x, y, rules: TripRules) -> list[tuple[int, int]]:
+    """The anchor rule one fix at a time (what the windowed search must reproduce)."""
+    spells, anchor = [], 0
+    for i in range(1, len(t)):
+        if (x[i] - x[anchor]) ** 2 + (y[i] - y[anchor]) ** 2 <= rules.stop_radius_m**2:
+            continue
+        if t[i - 1] - t[anchor] >= rules.stop_min_s:
+            spells.append((anchor, i - 1))
+        anchor = i
+    if t[-1] - t[anchor] >= rules.stop_min_s:
+        spells.append((anchor, len(t) - 1))
+    return spells
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_windowed_stop_search_equals_the_per_fix_rule(seed):
+    from grids.tracking.trips import _stationary_spells
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 8_000))
+    speed = np.repeat(np.where(rng.random(n // 50 + 1) < 0.3, 0.0, 1.2), 50)[:n]  # walks and stays
+    heading = np.cumsum(rng.normal(0, 0.15, n))
+    x = np.cumsum(speed * np.cos(heading)) + rng.normal(0, 3, n)
+    y = np.cumsum(speed * np.sin(heading)) + rng.normal(0, 3, n)
+    t = np.cumsum(rng.integers(1, 30, n)).astype(float)
+    radius, minimum = float(rng.choice([5, 20, 50])), float(rng.choice([0, 60, 180]))
+    rules = TripRules(stop_radius_m=radius, stop_min_s=minimum)
+    assert _stationary_spells(t, x, y, rules) == per_fix_spells(t, x, y, rules)

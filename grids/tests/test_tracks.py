@@ -201,10 +201,12 @@ def test_partitions_are_made_for_the_months_written_and_stragglers_move_out_of_t
     month = dt.date(2031, 3, 1)
     with connection.cursor() as cur:
         cur.execute(
-            "INSERT INTO grids_position_default (staff_id, recorded_at, geom, cum_m) "
+            "INSERT INTO grids_position (staff_id, recorded_at, geom, cum_m) "  # no partition: the default
             "VALUES (%s, '2031-03-10 12:00+08', ST_SetSRID(ST_MakePoint(105.44, 28.87), 4326), 0)",
             [staff.pk],
         )
+        cur.execute("SELECT count(*) FROM grids_position_default WHERE staff_id = %s", [staff.pk])
+        assert cur.fetchone()[0] == 1
     assert positions_partitions_ensure(start=month, end=dt.date(2031, 4, 1)) == [month, dt.date(2031, 4, 1)]
     assert positions_partitions_ensure(start=month, end=month) == []  # idempotent
     with connection.cursor() as cur:
@@ -213,11 +215,17 @@ def test_partitions_are_made_for_the_months_written_and_stragglers_move_out_of_t
         cur.execute("SELECT count(*) FROM grids_position_default WHERE staff_id = %s", [staff.pk])
         assert cur.fetchone()[0] == 0
     assert month in positions_partitions()
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM grids_track_chunk WHERE staff_id = %s", [staff.pk])
+        assert cur.fetchone()[0] == 1
     assert month in positions_partitions_detach(before=dt.date(2031, 4, 1))
     assert month not in positions_partitions()
     with connection.cursor() as cur:  # detached, not dropped: the rows are still there
         cur.execute(f"SELECT count(*) FROM {partition_name(month)}")
         assert cur.fetchone()[0] == 1
+        # ... but no longer played back: their packed chunk went with them
+        cur.execute("SELECT count(*) FROM grids_track_chunk WHERE staff_id = %s", [staff.pk])
+        assert cur.fetchone()[0] == 0
 
 
 def test_ingest_creates_the_partition_of_its_month(staff, grid):
@@ -353,6 +361,19 @@ def test_staff_statistics_against_targets(staff, grid, settings):
     )
     assert week["days"] == 7 and week["online_rate"] == pytest.approx(1 / 7, abs=1e-4)
     assert week["mileage_target_m"] == 7000 and week["mileage_met"] is False
+
+
+def test_staff_statistics_take_the_same_queries_for_one_person_or_many(
+    staff, grid, django_assert_num_queries
+):
+    for i in range(4):
+        staff_create(
+            data=StaffInput(name=f"巡查员{i}", role="part_time", grids=[(grid.code, "")]), jurisdiction=A
+        )
+    people = GridStaff.objects.filter(name__startswith="巡查员")
+    with django_assert_num_queries(3):  # the people, their grids, their figures
+        rows = staff_stats(staff=people, period="day", day=timezone.localdate(), now=timezone.now())
+    assert len(rows) == 5 and all(r["grids"] == grid.code for r in rows)
 
 
 def test_grid_statistics_patrolled_and_coverage_on_the_ground(operator, staff, grid, settings):

@@ -81,22 +81,33 @@ def running_distance(lon: np.ndarray, lat: np.ndarray, start_m: float = 0.0) -> 
 
 
 def _stationary_spells(t, x, y, rules: TripRules) -> list[tuple[int, int]]:
-    """(first, last) of every spell spent within the radius of its anchor, long enough."""
+    """(first, last) of every spell spent within the radius of its anchor, long enough.
+
+    The fix that leaves an anchor's circle is searched for with numpy over a window of fixes
+    (twice the last spell's length, doubled until found): one small vector step per anchor
+    instead of one Python step per fix."""
     r2 = rules.stop_radius_m**2
+    n = len(t)
     spells = []
-    xs, ys, ts = x.tolist(), y.tolist(), t.tolist()
-    anchor = 0
-    ax, ay = xs[0], ys[0]
-    for i in range(1, len(ts)):
-        dx, dy = xs[i] - ax, ys[i] - ay
-        if dx * dx + dy * dy <= r2:
-            continue
-        if ts[i - 1] - ts[anchor] >= rules.stop_min_s:
-            spells.append((anchor, i - 1))
-        anchor, ax, ay = i, xs[i], ys[i]
-    if ts[-1] - ts[anchor] >= rules.stop_min_s:
-        spells.append((anchor, len(ts) - 1))
-    return spells
+    anchor, width = 0, 64
+    while True:
+        leaves, lo = n, anchor + 1
+        while lo < n:
+            hi = min(n, lo + width)
+            dx = x[lo:hi] - x[anchor]
+            dy = y[lo:hi] - y[anchor]
+            out = dx * dx + dy * dy > r2
+            first = int(out.argmax())
+            if out[first]:
+                leaves = lo + first
+                break
+            lo, width = hi, width * 2
+        if t[leaves - 1] - t[anchor] >= rules.stop_min_s:
+            spells.append((anchor, leaves - 1))
+        if leaves >= n:
+            return spells
+        width = max(16, 2 * (leaves - anchor))
+        anchor = leaves
 
 
 def split_trips(
