@@ -28,6 +28,7 @@ each kind goes to the results file.
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import math
 import os
 import statistics
@@ -38,12 +39,14 @@ import geopandas as gpd
 import numpy as np
 import shapely
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.scoping import Jurisdiction
 from bench.serving import api_key, gunicorn, percentiles, time_get
 from events.demo_bulk import demo_events_bulk, demo_events_count
 from events.selectors.events import events_visible
+from gis_core.selectors import density
 from gis_core.selectors.density import BinGrid, heatmap
 from gis_core.selectors.locate import locate_grid_codes
 from gis_core.selectors.ranges import Circle, RangeFilter
@@ -115,10 +118,12 @@ def ensure_events(target: int) -> dict | None:
 
 
 def _vacuum() -> None:
-    """Statistics for the planner and a fresh visibility map (index-only scans) after bulk writes."""
+    """Statistics for the planner and a fresh visibility map (index-only scans) after bulk writes;
+    the transitions (58 M rows at 10 M events, read by no measured query) are only analysed."""
     with connection.cursor() as cur:
-        for table in ("events_event", "events_eventtransition"):
+        for table in ("events_event", "events_eventcell"):
             cur.execute(f"VACUUM (ANALYZE) {table}")
+        cur.execute("ANALYZE events_eventtransition")
 
 
 def insert_rate(n: int) -> dict:
@@ -186,9 +191,10 @@ def range_counts(rng) -> dict:
         "circle": [RangeFilter(circle=c) for c in circles],
         "polygon": [RangeFilter(polygon=p) for p in polygons],
     }
-    # as the API runs them, then with PostgreSQL's JIT compiler off: the spheroid distance is
-    # costed so high that every count compiles (and optimizes) its expressions first
-    for jit, suffix in (("on", ""), ("off", "_jit_off")):
+    # as the API runs them (JIT off for our connections, config/settings/base.py), then with
+    # PostgreSQL's JIT compiler on, as before: the spheroid distance is costed so high that
+    # every count compiled (and optimized) its expressions first
+    for jit, suffix in (("off", ""), ("on", "_jit_on")):
         with connection.cursor() as cur:
             cur.execute(f"SET jit = {jit}")
         for name, filters in shapes.items():
@@ -212,7 +218,7 @@ def range_counts(rng) -> dict:
                 f"on average (max {max(counts):,})"
             )
     with connection.cursor() as cur:
-        cur.execute("RESET jit")
+        cur.execute("SET jit = off")
     out["http"] = _range_counts_http(circles, polygons)
     return out
 
@@ -237,6 +243,7 @@ def _range_counts_http(circles, polygons) -> dict:
     out = {}
     try:
         with gunicorn() as port:
+            _ready(port, paths["circle"][0], token)
             for name, urls in paths.items():
                 samples, _ = time_get(port, [urls[0], *urls], token, warmup=1, check=check)
                 out[name] = percentiles(samples)
@@ -244,10 +251,22 @@ def _range_counts_http(circles, polygons) -> dict:
                     f"{name} count over HTTP (GET /api/v1/events?count=true): "
                     "p50 {p50_ms:.1f} ms, p95 {p95_ms:.1f} ms".format(**out[name])
                 )
-    except RuntimeError as exc:  # the route does not take range filters (yet)
-        print(f"  HTTP skipped: {exc}")
+    except (RuntimeError, OSError) as exc:  # the route does not take range filters; or it timed out
+        print(f"  HTTP skipped: {exc!r}")
         out["skipped"] = str(exc)
     return out
+
+
+def _ready(port: int, path: str, token: str, seconds: float = 300.0) -> None:
+    """Wait for gunicorn's worker to answer once: the port is open as soon as the master binds
+    it, while the worker may still be importing the project (over 10 s at load 16, longer than
+    the timed client waits)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=seconds)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        conn.getresponse().read()
+    finally:
+        conn.close()
 
 
 # ------------------------------------------------------------------ heatmaps
@@ -289,7 +308,11 @@ def heatmaps() -> dict:
     for name, (qs, zoom) in cases.items():
         grid = BinGrid.for_zoom("square", zoom)
         heatmap(qs, grid)  # warm
+        with CaptureQueriesContext(connection) as captured:
+            heatmap(qs, grid)
+        from_cells = any("events_eventcell" in q["sql"] for q in captured.captured_queries)
         ours, result = _timed(lambda qs=qs, grid=grid: heatmap(qs, grid))
+        scan, _ = _timed(lambda qs=qs, grid=grid: _without_cells(lambda: heatmap(qs, grid)), 3)
         hexes, hex_result = _timed(lambda qs=qs, zoom=zoom: heatmap(qs, BinGrid.for_zoom("hex", zoom)), 3)
         t = time.perf_counter()
         lon, lat = _points(qs)
@@ -304,6 +327,8 @@ def heatmaps() -> dict:
             "bin_m": grid.size,
             "bins": len(result.bins),
             "civgrid": _summary(ours),
+            "from_cells": from_cells,
+            "civgrid_scan": _summary(scan),
             "civgrid_hex": {**_summary(hexes), "bins": len(hex_result.bins)},
             "geopandas_load_s": load,
             "geopandas_aggregate": _summary(ref),
@@ -314,19 +339,36 @@ def heatmaps() -> dict:
         print(
             f"heatmap {name} ({result.count:,} events, {len(result.bins):,} bins of {grid.size:.0f} m, "
             f"zoom {zoom}): civgrid median {out[name]['civgrid']['median_ms']:.0f} ms "
-            f"(p95 {out[name]['civgrid']['p95_ms']:.0f}; hex {out[name]['civgrid_hex']['median_ms']:.0f}); "
+            f"(p95 {out[name]['civgrid']['p95_ms']:.0f}{', from the cells' if from_cells else ''}; "
+            f"scan of the events {out[name]['civgrid_scan']['median_ms']:.0f}; "
+            f"hex {out[name]['civgrid_hex']['median_ms']:.0f}); "
             f"geopandas aggregate {out[name]['geopandas_aggregate']['median_ms']:.0f} ms "
             f"+ load {load * 1000:.0f} ms; ratio {out[name]['ratio_aggregate']:.2f}× (aggregation only), "
             f"{out[name]['ratio_load_and_aggregate']:.2f}× (with the load); bins agree {agree:.4%}"
         )
     out["explain_city"] = _explain_calls(lambda: heatmap(base, BinGrid.for_zoom("square", 12)))
+    out["explain_city_scan"] = _explain_calls(
+        lambda: _without_cells(lambda: heatmap(base, BinGrid.for_zoom("square", 12)))
+    )
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*), pg_total_relation_size('events_eventcell') FROM events_eventcell")
+        out["cells"] = dict(zip(("rows", "bytes"), cur.fetchone(), strict=True))
+    print(f"pre-aggregated cells: {out['cells']['rows']:,} rows, {out['cells']['bytes'] / 2**20:.0f} MiB")
     return out
+
+
+def _without_cells(fn):
+    """``fn()`` with no pre-aggregated cells registered: the heatmap scans the events."""
+    saved = dict(density._CELLS)
+    density._CELLS.clear()
+    try:
+        return fn()
+    finally:
+        density._CELLS.update(saved)
 
 
 def _explain_calls(fn) -> str:
     """EXPLAIN ANALYZE of the statements ``fn`` runs (as sent, parameters bound)."""
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as captured:
         fn()
     return "\n\n".join(
@@ -366,7 +408,7 @@ def stats() -> dict:
 
 
 def run() -> dict:
-    out: dict = {"events": demo_events_count(CITY)}
+    out: dict = {"events": demo_events_count(CITY), "load_average_start": os.getloadavg()}
     with connection.cursor() as cur:
         cur.execute(
             "SELECT pg_total_relation_size('events_event'), pg_total_relation_size('events_eventtransition')"
@@ -378,4 +420,7 @@ def run() -> dict:
     out["range"] = range_counts(rng)
     out["heatmap"] = heatmaps()
     out["stats"] = stats()
+    out["load_average_end"] = os.getloadavg()
+    start, end = (", ".join(f"{v:.1f}" for v in out[k]) for k in ("load_average_start", "load_average_end"))
+    print(f"load average (1, 5, 15 min): {start} at the start, {end} at the end")
     return out

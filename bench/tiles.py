@@ -6,6 +6,11 @@ several client threads against two gunicorn workers), and TiPg — a vector-tile
 server for PostGIS (FastAPI + asyncpg) — run as a subprocess on another port
 against the same tables and the same tiles, with the ratio of the p50s and p95s.
 
+Layers: events, grids, door plates and one region level (``BENCH_TILE_LAYERS=grids,doors``
+runs some of them). The cached pass also reports the web processes' CPU time per tile, which
+a busy machine inflates far less than wall time. Events: the p95 below and from the zoom where
+points replace counted cells are reported apart (the target is on the points, z≥16).
+
 What differs, stated in the output: TiPg applies no jurisdiction scoping and no
 aggregation (below our threshold it sends raw points, up to its 10,000-feature
 limit per tile), and has no category join; ours adds authentication, the
@@ -35,7 +40,14 @@ LAYERS = {
     "events": ("public.events_event", "id,state,kind,source,grid_code,escalation_level,reported_at"),
     "grids": ("public.grids_unitgrid", "code,name,kind,community_code,households,population"),
     "doors": ("public.geocoding_doorplate", "id,number,suffix,grid_code"),
+    # one level of the region table (TiPg: the same rows through a CQL2 filter on the level)
+    "regions-community": ("public.gis_core_region", "code,name,level"),
 }
+TIPG_FILTERS = {"regions-community": "&filter=level=5"}
+#: BENCH_TILE_LAYERS=grids,doors: only those layers (default: all of LAYERS)
+ONLY = [n for n in os.environ.get("BENCH_TILE_LAYERS", ",".join(LAYERS)).split(",") if n in LAYERS]
+#: the zoom from which the events target applies (points, not the aggregated cells below it)
+EVENT_POINTS_FROM = 16
 
 
 def fixed_tiles(n: int = N_TILES, seed: int = 1) -> list[tuple[int, int, int]]:
@@ -96,6 +108,27 @@ def _throughput(port: int, paths: list[str], token: str, threads: int = 4) -> fl
     return sum(done) / (time.perf_counter() - t)
 
 
+def _server_cpu_s(port: int) -> float:
+    """CPU seconds (user + system) used so far by the gunicorn processes bound to ``port`` — the
+    master and its forked workers share its command line. Load on the machine stretches wall
+    time, not much CPU time, so CPU per tile is the steadier figure of a busy box."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                if f"127.0.0.1:{port}".encode() not in fh.read():
+                    continue
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14, 15)
+    return total
+
+
 def _tipg(port: int):
     from django.conf import settings
 
@@ -141,7 +174,7 @@ def run() -> dict:
     from tiles.registry import get_layer
 
     with connection.cursor() as cur:
-        cur.execute("ANALYZE events_event, grids_unitgrid, geocoding_doorplate")
+        cur.execute("ANALYZE events_event, grids_unitgrid, geocoding_doorplate, gis_core_region")
     counts = {"events": Event.objects.count()}
     print(f"events in the bench city: {counts['events']:,} (whatever the events generator has made)")
     tiles = fixed_tiles()
@@ -156,6 +189,8 @@ def run() -> dict:
             print("TiPg did not start: its column is left empty")
         with gunicorn(workers=2) as port:
             for name, (collection, props) in LAYERS.items():
+                if name not in ONLY:
+                    continue
                 layer = get_layer(name)
                 paths = [f"/tiles/{name}/{z}/{x}/{y}.mvt" for z, x, y in tiles]
                 sizes: list[int] = []
@@ -165,13 +200,30 @@ def run() -> dict:
                         raise RuntimeError(f"{name}: HTTP {status}: {body[:200]!r}")
                     sizes.append(len(body))
 
+                split, zooms = layer.aggregate_below or EVENT_POINTS_FROM, [z for z, _, _ in tiles]
                 # warm the workers (imports, connections) on other cache keys, then measure
-                _timed(port, [p + "?region=51" for p in paths[:20]], token)
+                if "region" in layer.accepted_params:
+                    warm = [p + "?region=51" for p in paths[:20]]
+                else:  # the same zooms on the other side of the globe: other keys, empty tiles
+                    warm = [
+                        f"/tiles/{name}/{z}/{x}/{(y + (1 << z) // 2) % (1 << z)}.mvt"
+                        for z, x, y in tiles[:20]
+                    ]
+                _timed(port, warm, token)
                 uncached, _ = _timed(port, paths, token, check=check)
+                cpu0 = _server_cpu_s(port)
                 cached_tps = _throughput(port, paths, token)
+                cached_cpu_ms = (_server_cpu_s(port) - cpu0) / len(paths) * 1000
                 row = {
                     "uncached": percentiles(uncached),
                     "cached_tiles_per_s": cached_tps,
+                    # the web processes' CPU per cached tile (not PostgreSQL's or Redis's)
+                    "cached_cpu_ms_per_tile": cached_cpu_ms,
+                    "uncached_by_zoom": {
+                        "below": percentiles([t for t, z in zip(uncached, zooms, strict=True) if z < split]),
+                        "from": percentiles([t for t, z in zip(uncached, zooms, strict=True) if z >= split]),
+                        "split_zoom": split,
+                    },
                     "mean_kb": sum(sizes) / len(sizes) / 1024,
                     "max_kb": max(sizes) / 1024,
                     "aggregated_below_zoom": layer.aggregate_below,
@@ -179,6 +231,7 @@ def run() -> dict:
                 if tipg_up:
                     tp = [
                         f"/collections/{collection}/tiles/WebMercatorQuad/{z}/{x}/{y}?properties={props}"
+                        + TIPG_FILTERS.get(name, "")
                         for z, x, y in tiles
                     ]
                     _timed(tipg_port, tp[:20], token)  # warm-up, as for ours
@@ -191,9 +244,13 @@ def run() -> dict:
                 u = row["uncached"]
                 line = (
                     f"{name:7s} uncached p50 {u['p50_ms']:.1f} ms p95 {u['p95_ms']:.1f} ms · "
-                    f"cached {cached_tps:,.0f} tiles/s · "
+                    f"cached {cached_tps:,.0f} tiles/s ({cached_cpu_ms:.2f} ms web CPU each) · "
                     f"mean {row['mean_kb']:.1f} kB max {row['max_kb']:.1f} kB"
                 )
+                if layer.aggregate_below is not None:
+                    by = row["uncached_by_zoom"]
+                    below, above = by["below"]["p95_ms"], by["from"]["p95_ms"]
+                    line += f" · p95 z<{split} {below:.1f} ms, z≥{split} {above:.1f} ms"
                 if "tipg" in row:
                     t = row["tipg"]
                     line += (

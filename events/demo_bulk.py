@@ -28,11 +28,14 @@ Deterministic for a seed (and the same ``now``): the rows of batch ``b`` come fr
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import time
 
 import numpy as np
 import shapely
+from django.db import connection
 from django.utils import timezone
 
 from gis_core.selectors.locate import locate_grid_codes
@@ -42,7 +45,7 @@ from . import flow
 from .demo import DESCRIPTIONS, SOURCES, _setup
 from .models import Event, EventCategory
 from .selectors.calendar import work_calendar
-from .services.bulk import MAX_PATH, NULL, STATES, BulkEvents, events_bulk_create
+from .services.bulk import MAX_PATH, NULL, STATES, BulkEvents, events_bulk_create, events_load_mode
 from .services.clock import step_limit
 from .worktime import US, WorkTable, limit_us, to_us
 
@@ -57,6 +60,7 @@ STATE_WEIGHTS = {
 }  # fmt: skip
 HOT_SPOT_CATEGORIES = ("市场", "学校", "医院", "商场", "公园", "加油站")
 MONTHS = 12
+LOAD_MODE_MIN = 500_000  # below this, rebuilding the indexes costs more than keeping them
 DAY_US = 86_400 * US
 
 
@@ -306,16 +310,22 @@ def demo_events_bulk(
     *,
     seed: int = 1,
     city_code: str = "510500000000",
-    batch: int = 200_000,
+    batch: int = 500_000,
     workers: int = 2,
     now: dt.datetime | None = None,
     progress=None,
+    load_mode: bool | None = None,
 ) -> dict:
     """Add ``count`` generated events to the city ``city_code`` (added to those on record: nothing
     is deleted), ``batch`` rows per call of the writer, on ``workers`` connections; returns
-    ``{"events", "transitions", "seconds", "events_per_s"}`` (seconds: in the writer — checks,
-    point location, deadlines, COPY — not drawing the rows). ``progress(done, total)`` is
-    called after each batch."""
+    ``{"events", "transitions", "seconds", "events_per_s", "rebuild_seconds"}`` (seconds: in
+    the writer — checks, point location, deadlines, COPY — and rebuilding indexes and
+    foreign keys, not drawing the rows). ``progress(done, total)`` is called after each batch.
+
+    ``load_mode`` (default: ``count`` ≥ the events on record and ≥ ``LOAD_MODE_MIN``) writes under
+    :func:`events.services.bulk.events_load_mode`: indexes and foreign keys rebuilt once
+    at the end. Each batch is written along a Hilbert curve in ``workers`` chunks, so a
+    neighbourhood's events lie in one run of pages per batch: larger batches, fewer runs."""
     now = now or timezone.now()
     now_us = to_us(now)
     _setup(city_code)
@@ -329,21 +339,38 @@ def demo_events_bulk(
     weight_rng.shuffle(cat_w)
     cat_p = cat_w / cat_w.sum()
     spot_p = city.spot_weights(weight_rng)
+    if load_mode is None:  # never inside a caller's transaction: the rebuild would be rolled back with it
+        load_mode = not connection.in_atomic_block and count >= max(
+            LOAD_MODE_MIN, demo_events_count(city_code)
+        )
     written = transitions = 0
     seconds = 0.0
-    for b, lo in enumerate(range(0, count, batch), start=1):
-        rng = np.random.default_rng([seed, b])
-        rows = _batch(rng, min(batch, count - lo), city=city, spot_p=spot_p, cats=cats, cat_p=cat_p,
-                      steps=steps, now_us=now_us)  # fmt: skip
-        result = events_bulk_create(rows, actor="system:demo", note="演示数据", workers=workers, now=now)
-        written += result.created
-        transitions += result.transitions
-        seconds += result.seconds
-        if progress:
-            progress(written, count)
+    with events_load_mode() if load_mode else contextlib.nullcontext():
+        for b, lo in enumerate(range(0, count, batch), start=1):
+            rng = np.random.default_rng([seed, b])
+            rows = _batch(rng, min(batch, count - lo), city=city, spot_p=spot_p, cats=cats, cat_p=cat_p,
+                          steps=steps, now_us=now_us)  # fmt: skip
+            result = events_bulk_create(
+                rows, actor="system:demo", note="演示数据", workers=workers, now=now,
+                chunk_size=-(-len(rows) // workers),
+            )  # fmt: skip
+            written += result.created
+            transitions += result.transitions
+            seconds += result.seconds
+            if progress:
+                progress(written, count)
+        rebuild = time.perf_counter()
+    rebuild = time.perf_counter() - rebuild
+    seconds += rebuild
     rate = written / seconds if seconds else 0.0
     log.info("bulk demo events: %d events, %d transitions, %.0f events/s", written, transitions, rate)
-    return {"events": written, "transitions": transitions, "seconds": seconds, "events_per_s": rate}
+    return {
+        "events": written,
+        "transitions": transitions,
+        "seconds": seconds,
+        "events_per_s": rate,
+        "rebuild_seconds": rebuild,
+    }
 
 
 def demo_events_count(city_code: str = "510500000000") -> int:

@@ -326,3 +326,44 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.message
+
+
+#: side of an EventCell in web-mercator metres: BinGrid.for_zoom("square", 14, 32).size, exactly
+CELL_M = 305.748113140705
+
+
+class EventCell(models.Model):
+    """Events counted per web-mercator cell (热力格), unit grid, state and month, kept on write.
+
+    A cell is ``CELL_M`` map metres square (32 screen pixels at zoom 14, ~268 m on the
+    ground at 29°N), numbered as the heatmap numbers square bins (``floor(x / size)``), so
+    the bins of zoom 14 and below are exact unions of cells. ``reported_at`` is the
+    start of the month (Beijing time) the events were reported in. Statement triggers on
+    ``events_event`` (migration 0003) add and subtract on every insert (COPY included),
+    update and delete, so the cells always hold what the events table holds; the heatmap
+    sums them when the filters allow (:mod:`events.cells`). ``sum_x``/``sum_y`` are the
+    sums of the points' mercator coordinates (centroids of aggregated tile cells).
+    """
+
+    i = models.IntegerField()
+    j = models.IntegerField()
+    grid_code = models.CharField("单元网格", max_length=15)
+    region_code = models.CharField("社区", max_length=12)
+    state = models.CharField("状态", max_length=16, choices=EventState.choices)
+    reported_at = models.DateTimeField("上报月份")
+    n = models.IntegerField("事件数")
+    sum_x = models.FloatField()
+    sum_y = models.FloatField()
+
+    class Meta:
+        verbose_name = "事件热力格"
+        verbose_name_plural = "事件热力格"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["i", "j", "grid_code", "region_code", "state", "reported_at"], name="event_cell_key"
+            )
+        ]
+        indexes = [models.Index(fields=["id"], name="event_cell_empty_idx", condition=Q(n=0))]
+
+    class Scope:  # read by accounts.scoping: the same codes as the events counted
+        grid_field = "grid_code"

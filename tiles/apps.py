@@ -9,7 +9,7 @@ class TilesConfig(AppConfig):
     def ready(self) -> None:
         from jobs.registry import register_kind
 
-        from . import layers  # noqa: F401  (the built-in layer declarations)
+        from . import layers, layers_field  # noqa: F401  (the built-in layer declarations)
         from .basemap.seed import SEED_KIND
         from .triggers import install_after_migrate
 

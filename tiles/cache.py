@@ -19,6 +19,11 @@ Changes older than ``TILE_CACHE_TTL_S`` are pruned (beat task): no cached
 entry older than that can exist, and pruning only ever moves a stamp, which
 forces a rebuild, never hides one.
 
+**The clock.** A layer whose attributes move with time (an event's timeliness colour)
+declares ``clock_sql``: a text that changes when the clock changes a feature (the number of
+events in the box past their warning and past their limit), appended to the stamp of its
+feature tiles, so those go stale exactly when a colour turns, with no write and no timer.
+
 **HTTP.** The ETag is a digest of the key and the stamp, so ``If-None-Match``
 is answered (304) from the stamp alone, without reading Redis.
 
@@ -36,10 +41,10 @@ from django.core.cache import cache
 from django.db import connection
 
 from .registry import TileLayer
-from .selectors.mvt import BUFFER, EXTENT, RenderedTile, stamp_sql
+from .selectors.mvt import RenderedTile, stamp_sql
 from .tilemath import Tile
 
-__all__ = ["cache_get", "cache_put", "etag_of", "jurisdiction_key", "tile_key", "tile_stamp"]
+__all__ = ["cache_entry", "cache_put", "etag_of", "jurisdiction_key", "tile_key", "tile_stamp"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +62,8 @@ def tile_key(layer: TileLayer, tile: Tile, params: Mapping[str, str], jurisdicti
     query = "&".join(f"{k}={params[k]}" for k in sorted(params))
     db = connection.settings_dict["NAME"]
     namespace = settings.CIVGRID["TILE_CACHE_NAMESPACE"]
-    raw = f"{namespace}|{db}|{layer.name}|{tile.z}/{tile.x}/{tile.y}|{query}|{jurisdiction_key(jurisdiction)}"
+    name = f"{layer.name}~{layer.variant}" if layer.variant else layer.name  # a personal variant: its own
+    raw = f"{namespace}|{db}|{name}|{tile.z}/{tile.x}/{tile.y}|{query}|{jurisdiction_key(jurisdiction)}"
     return "tile:" + hashlib.sha1(raw.encode()).hexdigest()
 
 
@@ -67,22 +73,19 @@ def etag_of(key: str, stamp: str) -> str:
 
 def tile_stamp(layer: TileLayer, tile: Tile) -> str:
     """The tile's change stamp now (see the module docstring)."""
-    sql, params = stamp_sql(layer)
+    sql, params = stamp_sql(layer, tile)
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {sql}", [*params, *tile.bounds_4326(BUFFER / EXTENT)])
+        cur.execute(f"SELECT {sql}", params)
         return cur.fetchone()[0]
 
 
-def cache_get(key: str, stamp: str) -> bytes | None:
-    """The cached tile if it was built from the data the stamp describes."""
+def cache_entry(key: str) -> tuple[str, bytes] | None:
+    """The cached (stamp, tile) under ``key``, whatever its stamp; None if absent."""
     try:
-        entry = cache.get(key)
+        return cache.get(key)
     except Exception:  # Redis down: build instead
         logger.warning("tile cache unavailable", exc_info=True)
         return None
-    if entry is None or entry[0] != stamp:
-        return None
-    return entry[1]
 
 
 def cache_put(key: str, rendered: RenderedTile, ttl: int) -> None:

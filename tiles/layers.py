@@ -10,17 +10,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import BigIntegerField, F, Func, QuerySet
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    DateTimeField,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
 from gis_core.errors import InvalidInput
 from gis_core.models import RegionLevel
 
 from .registry import TileLayer, register_layer
 
-__all__ = ["REGION_LAYERS"]
+__all__ = ["REGION_LAYERS", "Epoch"]
 
 
-class _Epoch(Func):
+class Epoch(Func):
     """A timestamp as whole seconds since 1970 (MVT has no date type)."""
 
     template = "floor(EXTRACT(EPOCH FROM %(expressions)s))::bigint"
@@ -112,6 +123,45 @@ def _events() -> QuerySet:
     return Event.objects.all()
 
 
+class _StatementNow(Func):
+    """The time of the statement (the tile and its stamp are one statement: the same instant)."""
+
+    template = "statement_timestamp()"
+    output_field = DateTimeField()
+
+
+def _running() -> list[str]:
+    from events import flow
+
+    return sorted(flow.OPEN_STATES - {"suspended"})
+
+
+def _timeliness() -> Case:
+    """The running clock's colour (时限颜色) now: red past the step's limit, yellow past its
+    warning, else green; none for a suspended or finished event — the same shades as the
+    ``colour`` filter (``events.selectors.events.events_filter``)."""
+    return Case(
+        When(~Q(state__in=_running()), then=Value(None)),
+        When(due_at__lte=_StatementNow(), then=Value("red")),
+        When(warn_at__lte=_StatementNow(), then=Value("yellow")),
+        default=Value("green"),
+        output_field=CharField(),
+    )
+
+
+def _timeliness_clock() -> str:
+    """The part of an event tile's stamp that the clock moves: how many running events in the
+    box are past their warning and past their limit. A colour changes only when one of these
+    counts grows (or by a write, which the change log records), so a cached tile goes stale
+    exactly then."""
+    states = ", ".join(f"'{s}'" for s in _running())  # constants of events.flow, not input
+    return (
+        "(SELECT count(*) FILTER (WHERE warn_at <= statement_timestamp())::text || '/' || "
+        "count(*) FILTER (WHERE due_at <= statement_timestamp())::text FROM events_event "
+        f"WHERE state IN ({states}) AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326))"
+    )
+
+
 def _event_filters(qs: QuerySet, params: Mapping[str, Any]) -> QuerySet:
     # the same filters as every event query (list, heatmap, statistics): the events app's
     from events.api.filters import filter_events
@@ -132,13 +182,17 @@ register_layer(
         scope="events:read",
         queryset=_events,
         attributes={
-            "id": "pk", "category": "category__code", "kind": "kind", "state": "state",
-            "source": "source", "grid": "grid_code", "escalation": "escalation_level",
-            "reported_at": _Epoch(F("reported_at")),
+            "id": "pk", "category": "category__code", "major": "category__parent__code", "kind": "kind",
+            "state": "state", "colour": _timeliness(), "source": "source", "grid": "grid_code",
+            "escalation": "escalation_level", "reported_at": Epoch(F("reported_at")),
+            "warn_at": Epoch(F("warn_at")), "due_at": Epoch(F("due_at")),
         },
         fields={
-            "id": "Number", "category": "String", "kind": "String", "state": "String",
+            "id": "Number", "category": "String（小类编码）", "major": "String（大类编码）",
+            "kind": "String", "state": "String",
+            "colour": "String（时限颜色 green/yellow/red，生成切片时；挂起和已结事件无）",
             "source": "String", "grid": "String", "escalation": "Number", "reported_at": "Number",
+            "warn_at": "Number（预警时间，Unix 秒）", "due_at": "Number（本环节时限，Unix 秒）",
             "count": "Number（低缩放级别聚合时：格内事件数）",
         },
         geometry="point",
@@ -147,6 +201,7 @@ register_layer(
         range_filter=True,
         time_field="reported_at",
         volatile_params=("overdue", "colour"),
+        clock_sql=_timeliness_clock(),
         aggregate_below=16,
         depends_on=("events_eventcategory",),
         max_age=30,

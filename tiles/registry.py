@@ -78,6 +78,21 @@ class TileLayer:
     description: str = ""
     #: attribute name → type shown in TileJSON (``Number``, ``String``, ``Boolean``)
     fields: Mapping[str, str] = field(default_factory=dict)
+    #: attributes that move with the clock (an event's timeliness colour): SQL of a text that
+    #: changes whenever the clock changes what a feature of the tile shows, with four
+    #: placeholders for the tile's WGS84 box (xmin, ymin, xmax, ymax); part of the change stamp
+    #: of feature tiles (aggregated cells carry no such attribute), so a cached tile and its
+    #: ETag go stale exactly when a colour changes, not on a timer
+    clock_sql: str | None = None
+    #: the layer *is* the clock (latest staff positions): never served from the cache, and no
+    #: change triggers on its tables (they are written all the time)
+    live: bool = False
+    #: shown instead of this layer, under the same name, to callers holding ``personal_scope``
+    #: (families at their exact point); this layer is what everybody else gets
+    personal_variant: TileLayer | None = None
+    personal_scope: str = "personal:read"
+    #: tells the cache entries of a personal variant from the public layer's (same name)
+    variant: str = ""
 
     def __post_init__(self) -> None:
         if self.geometry not in GEOMETRIES:
@@ -87,6 +102,18 @@ class TileLayer:
         reserved = {"count"} & set(self.attributes) if self.aggregate_below is not None else set()
         if reserved:
             raise ValueError(f"layer {self.name}: attribute 'count' is the aggregate's")
+        variant = self.personal_variant
+        if variant is not None and (variant.name != self.name or not variant.variant or self.variant):
+            raise ValueError(f"layer {self.name}: a personal variant has its name and its own variant tag")
+
+    def for_scopes(self, scopes) -> TileLayer:
+        """The layer as this caller sees it: the personal variant only with its scope."""
+        if self.personal_variant is not None and self.personal_scope in scopes:
+            return self.personal_variant
+        return self
+
+    def variants(self) -> list[TileLayer]:
+        return [self, *([self.personal_variant] if self.personal_variant is not None else [])]
 
     @property
     def accepted_params(self) -> frozenset[str]:

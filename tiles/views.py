@@ -21,7 +21,10 @@ from .selectors.mvt import layer_queryset, tile_render
 from .selectors.tilejson import tilejson
 from .tilemath import MAX_ZOOM, Tile
 
-__all__ = ["BaseMapView", "RenderWmsView", "TileJsonView", "TileLayersView", "TileView", "tiles_not_found"]
+__all__ = [
+    "BaseMapView", "RenderWmsView", "TileJsonView", "TileLayersView", "TileView", "etags_of", "tile_response",
+    "tiles_not_found",
+]  # fmt: skip
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 
@@ -73,6 +76,12 @@ class LayerView(APIView):
     def the_layer(self) -> TileLayer:
         return self.layer or get_layer(self.kwargs["layer"])
 
+    def the_layer_for_caller(self) -> TileLayer:
+        """The layer as this caller may see it (families' exact points only with personal:read)."""
+        from accounts.permissions import principal_of
+
+        return self.the_layer().for_scopes(principal_of(self.request).scopes)
+
     def filter_params(self) -> dict[str, str]:
         return {k: self.request.query_params.get(k) for k in self.request.query_params}
 
@@ -81,34 +90,50 @@ class TileView(LayerView):
     """一个矢量切片（MVT），按调用者的管辖范围裁剪。"""
 
     def get(self, request, layer: str, z: str, x: str, y: str):
-        the_layer = self.the_layer()
+        _remember(request)
+        the_layer = self.the_layer_for_caller()
         tile = parse_tile(z, x, y)
         params = self.filter_params()
         qs = layer_queryset(the_layer, params, request.jurisdiction)  # bad filters: 400 before anything
         key = tile_cache.tile_key(the_layer, tile, params, request.jurisdiction)
-        stamp = tile_cache.tile_stamp(the_layer, tile)
-        etag = tile_cache.etag_of(key, stamp)
-        volatile = any(params.get(p) not in (None, "") for p in the_layer.volatile_params)
-        if etag in _etags(request.headers.get("If-None-Match", "")) and not volatile:
-            return _tile_response(b"", etag, the_layer, volatile, status=304)
-        data = None if volatile else tile_cache.cache_get(key, stamp)
-        state = "hit"
+        volatile = the_layer.live or any(params.get(p) not in (None, "") for p in the_layer.volatile_params)
+        sent = etags_of(request.headers.get("If-None-Match", ""))
+        entry = None if volatile else tile_cache.cache_entry(key)
+        data, state = None, "hit"
+        if not volatile and (sent or entry is not None):  # something to check against the stamp
+            stamp = tile_cache.tile_stamp(the_layer, tile)
+            etag = tile_cache.etag_of(key, stamp)
+            if etag in sent:
+                return tile_response(b"", etag, the_layer, volatile, status=304)
+            data = entry[1] if entry is not None and entry[0] == stamp else None
         if data is None:
             rendered = tile_render(the_layer, tile, qs)
             data, etag, state = rendered.data, tile_cache.etag_of(key, rendered.stamp), "miss"
-            cfg = settings.CIVGRID
-            ttl = cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"]
-            tile_cache.cache_put(key, rendered, ttl)
-        response = _tile_response(data, etag, the_layer, volatile)
+            if not the_layer.live:
+                cfg = settings.CIVGRID
+                ttl = cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"]
+                tile_cache.cache_put(key, rendered, ttl)
+        response = tile_response(data, etag, the_layer, volatile)
         response["X-Tile-Cache"] = state
         return response
 
 
-def _etags(header: str) -> set[str]:
+def _remember(request) -> None:
+    """Let the lean path (:mod:`tiles.fastpath`) serve this caller's cached tiles for a while."""
+    from accounts.models import ApiKey
+    from accounts.permissions import principal_of
+
+    from .fastpath import remember
+
+    key = request.auth if isinstance(request.auth, ApiKey) else None
+    remember(request, principal_of(request), key.rate_limit_per_minute if key else None)
+
+
+def etags_of(header: str) -> set[str]:
     return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
 
 
-def _tile_response(
+def tile_response(
     data: bytes, etag: str, layer: TileLayer, volatile: bool, status: int = 200
 ) -> HttpResponse:
     response = HttpResponse(data, content_type=MVT_TYPE, status=status)
@@ -123,7 +148,7 @@ class TileJsonView(LayerView):
     """图层的 TileJSON 描述（切片地址、级别、字段、范围）。"""
 
     def get(self, request, layer: str):
-        the_layer = self.the_layer()
+        the_layer = self.the_layer_for_caller()
         params = self.filter_params()
         layer_queryset(the_layer, params, request.jurisdiction)  # the same 400s as the tiles
         return Response(tilejson(request, the_layer, params, request.jurisdiction))

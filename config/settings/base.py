@@ -62,6 +62,7 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tiles.fastpath.CachedTileMiddleware",  # cached vector tiles, before sessions and DRF (tiles/fastpath.py)
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,6 +98,10 @@ DATABASES["default"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# JIT off for our connections: PostGIS functions are costed so high (the spheroid ST_DWithin of
+# every range count) that short queries cross jit_above_cost and spend 0.4-1 s compiling what
+# runs in 0.1-0.2 s (BENCHMARKS.md, "Events"); the queries we send are not long analytic ones.
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 
 # ------------------------------------------------------------------ redis, cache, celery
 REDIS_URL = env("REDIS_URL", default=f"unix://{RUN_DIR / 'redis.sock'}?db=0")
@@ -269,6 +274,8 @@ CIVGRID = {
     "TILE_CACHE_TTL_S": env.int("CIVGRID_TILE_CACHE_TTL_S", default=86_400),
     "TILE_VOLATILE_TTL_S": env.int("CIVGRID_TILE_VOLATILE_TTL_S", default=60),
     "TILE_CACHE_NAMESPACE": env("CIVGRID_TILE_CACHE_NAMESPACE", default=""),
+    # cached tiles answered before sessions and DRF (tiles/fastpath.py); false: always the full view
+    "TILE_LEAN_PATH": env.bool("CIVGRID_TILE_LEAN_PATH", default=True),
     # base map (tiles/basemap): MapProxy's configuration and file cache (shared by every web
     # process and the seeding worker), the CJK font of the renderer, optional online upstreams
     # (Tianditu key; JSON list of {"name", "title", "url", "crs": "wgs84"|"gcj02"} XYZ sources)

@@ -27,10 +27,13 @@ as it does any others.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
+import logging
 import struct
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,17 +41,29 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from gis_core.errors import InvalidInput
+from gis_core.selectors.density import EARTH_R, MAX_LAT
 from gis_core.selectors.locate import locate_points_raw
 
 from .. import flow
-from ..models import Department, Event, EventCategory, EventSource, EventState, EventTransition
+from ..models import (
+    CELL_M,
+    Department,
+    Event,
+    EventCategory,
+    EventCell,
+    EventSource,
+    EventState,
+    EventTransition,
+)
 from ..selectors.calendar import work_calendar
 from ..selectors.events import most_local_department
 from ..worktime import US, WorkTable, limit_us, to_us
 from .clock import step_limit
 from .reporting import CLOCK_SKEW
 
-__all__ = ["BulkEvents", "BulkResult", "events_bulk_create"]
+__all__ = ["BulkEvents", "BulkResult", "events_bulk_create", "events_load_mode"]
+
+log = logging.getLogger(__name__)
 
 NULL = np.iinfo(np.int64).min  # a missing moment in the int64 microsecond columns
 PG_EPOCH_US = 946_684_800 * US  # PostgreSQL counts timestamps from 2000-01-01 UTC
@@ -567,15 +582,16 @@ def _write_chunk(plan: _Plan, sel: np.ndarray, ids: np.ndarray) -> int:
         [now] * n,
         [now] * n,
     ]
-    # the transitions of the selected rows: offsets[i]:offsets[i + 1] for each i in sel
+    # the transitions of the selected rows: offsets[i]:offsets[i + 1] for each i in sel, in sel's order
     counts = plan.offsets[sel + 1] - plan.offsets[sel]
-    first = np.repeat(plan.offsets[sel], counts)
-    k = first + np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    starts = np.cumsum(counts) - counts  # where each selected row's transitions begin in k
+    k = np.repeat(plan.offsets[sel], counts) + np.arange(int(counts.sum())) - np.repeat(starts, counts)
     t = plan.transitions
     notes = t["note"][k]
-    for row in sel[plan.merge_note[sel] >= 0].tolist():
-        at = int(np.searchsorted(k, plan.merge_note[row]))
-        notes[at] = f"合并到事件 {ids[plan.duplicate_of[row]]}：{notes[at]}"
+    for at, row in zip(starts.tolist(), sel.tolist(), strict=True):
+        if plan.merge_note[row] >= 0:
+            at += int(plan.merge_note[row] - plan.offsets[row])
+            notes[at] = f"合并到事件 {ids[plan.duplicate_of[row]]}：{notes[at]}"
     transitions = [
         np.repeat(ids[sel], counts).tolist(),
         t["from_state"][k].tolist(),
@@ -594,18 +610,50 @@ def _write_chunk(plan: _Plan, sel: np.ndarray, ids: np.ndarray) -> int:
     return len(k)
 
 
-def _chunks(plan: _Plan, chunk_size: int, *, apart: bool) -> tuple[list[np.ndarray], np.ndarray]:
-    """Row selections, one per transaction, and the rows to write last. With ``apart`` (chunks
-    written side by side) a merged row whose original is in another chunk is written last,
-    after its original is committed."""
-    rowno = np.arange(plan.n)
-    chunk = rowno // chunk_size
+def _spatial_order(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows along a Hilbert curve through the heatmap cells (geopandas, 2^16 steps a side),
+    and each row's cell (``EventCell``: floor of web-mercator metres / ``CELL_M``).
+
+    Written in this order, the events of one neighbourhood share heap pages: a range
+    count reads a few runs of pages per chunk instead of one page per event (rows in
+    report order put neighbours a whole table apart). The rows of a cell stay together
+    (ties broken by cell), so chunks cut between cells never add to the same cell rows
+    at once: chunks written side by side do not wait on each other's locks."""
+    import geopandas as gpd
+
+    x = np.radians(lon) * EARTH_R
+    y = np.log(np.tan(np.pi / 4 + np.radians(np.clip(lat, -MAX_LAT, MAX_LAT)) / 2)) * EARTH_R
+    i, j = np.floor(x / CELL_M).astype(np.int64), np.floor(y / CELL_M).astype(np.int64)
+    curve = gpd.GeoSeries(gpd.points_from_xy(i, j)).hilbert_distance(level=16).to_numpy()
+    cell = (i << 32) + (j & 0xFFFFFFFF)
+    return np.lexsort((cell, curve)), cell
+
+
+def _chunks(
+    plan: _Plan, order: np.ndarray, cell: np.ndarray, chunk_size: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """Row selections, one per transaction, in the order ``order``, cut after about
+    ``chunk_size`` rows where the cell changes, and the rows to write last: a merged row
+    whose original is in another chunk is written after its original is committed
+    (chunks may be written side by side)."""
+    in_order = cell[order]
+    change = np.flatnonzero(in_order[1:] != in_order[:-1]) + 1  # where a new cell begins
+    cuts, at = [0], chunk_size
+    while at < plan.n:
+        k = np.searchsorted(change, at)
+        at = int(change[k]) if k < len(change) else plan.n
+        if at < plan.n:
+            cuts.append(at)
+        at += chunk_size
+    cuts.append(plan.n)
+    chunk = np.empty(plan.n, dtype=np.int64)
+    for c, (lo, hi) in enumerate(itertools.pairwise(cuts)):
+        chunk[order[lo:hi]] = c
     late = np.zeros(plan.n, dtype=bool)
-    if apart:
-        merged = plan.duplicate_of >= 0
-        late[merged] = chunk[plan.duplicate_of[merged]] != chunk[merged]
-    body = [rowno[(chunk == c) & ~late] for c in range(int(chunk.max()) + 1)]
-    return [c for c in body if len(c)], rowno[late]
+    merged = plan.duplicate_of >= 0
+    late[merged] = chunk[plan.duplicate_of[merged]] != chunk[merged]
+    body = [order[lo:hi][~late[order[lo:hi]]] for lo, hi in itertools.pairwise(cuts)]
+    return [c for c in body if len(c)], np.flatnonzero(late)
 
 
 def _write_apart(
@@ -624,6 +672,55 @@ def _write_apart(
     with ThreadPoolExecutor(workers) as pool:
         written = sum(pool.map(write, chunks))
     return written + (_write_chunk(plan, late, ids) if len(late) else 0)
+
+
+_SECONDARY = """
+    SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+    WHERE i.indrelid = ANY(%s::regclass[]) AND NOT i.indisprimary AND NOT i.indisunique
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+    ORDER BY 1"""
+_FOREIGN = """
+    SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint
+    WHERE contype = 'f' AND conrelid = ANY(%s::regclass[]) ORDER BY 1, 2"""
+
+
+@contextlib.contextmanager
+def events_load_mode() -> Iterator[None]:
+    """For a load as large as the tables already are (the demo city's millions): the
+    secondary indexes and the foreign keys of events and transitions are dropped for
+    the load and rebuilt after it (even when it fails), each in one pass.
+
+    Keeping them costs more than the COPY itself: per row an entry in each of 15
+    indexes and, at commit, one ``SELECT … FOR KEY SHARE`` per reference (BENCHMARKS.md,
+    "Events"). Unique indexes (primary keys, client ids) stay: they keep the rules.
+    Rebuilding a foreign key checks every row again (one join), so nothing unchecked
+    is left behind. The heatmap cells (``EventCell``), updated once per chunk, are
+    rewritten compactly at the end (``CLUSTER``). Takes an exclusive lock on the tables
+    while dropping and rebuilding: a maintenance operation, not for a live system's busy hours.
+    """
+    tables = [Event._meta.db_table, EventTransition._meta.db_table]
+    with connection.cursor() as cursor:
+        cursor.execute(_SECONDARY, [tables])
+        indexes = cursor.fetchall()
+        cursor.execute(_FOREIGN, [tables])
+        keys = cursor.fetchall()
+        rebuild = [ddl for _, ddl in indexes] + [
+            f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in keys
+        ]
+        log.warning("load mode: indexes and foreign keys dropped; if the load dies: %s", "; ".join(rebuild))
+        for table, name, _ in keys:
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _ in indexes:
+            cursor.execute(f"DROP INDEX {name}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for ddl in rebuild:
+                cursor.execute(ddl)
+            # the load updated each heatmap cell once per chunk: rewrite them compactly, in cell
+            # order (the heatmap reads the whole table, a tile a range of its key)
+            cursor.execute(f"CLUSTER {EventCell._meta.db_table} USING event_cell_key")
 
 
 def events_bulk_create(
@@ -652,9 +749,10 @@ def events_bulk_create(
     plan = _plan(rows, now=now, actor=actor, note=note.strip() or "批量写入")
     ids = _allocate_ids(plan.n)
     apart = workers > 1 and not connection.in_atomic_block and plan.n > chunk_size
-    chunks, late = _chunks(plan, chunk_size, apart=apart)
+    order, cell = _spatial_order(np.asarray(rows.lon, dtype=float), np.asarray(rows.lat, dtype=float))
+    chunks, late = _chunks(plan, order, cell, chunk_size)
     if apart:
         transitions = _write_apart(plan, chunks, late, ids, workers)
     else:
-        transitions = sum(_write_chunk(plan, sel, ids) for sel in chunks)
+        transitions = sum(_write_chunk(plan, sel, ids) for sel in [*chunks, late] if len(sel))
     return BulkResult(plan.n, transitions, ids, time.perf_counter() - started)

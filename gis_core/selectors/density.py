@@ -30,6 +30,14 @@ and group the sorted stream, for the first rows early; planned on its own, the
 aggregate is a hash over the scan and only the bins are sorted — 2–3× faster on a
 million events (BENCHMARKS.md, "Events").
 
+Pre-aggregated counts (:class:`CellCounts`): a point model may register a table of
+counts per fine square cell kept on write (events do: ``events.EventCell``). A heatmap
+of square bins that are whole powers of two of those cells, with no weight and only
+filters the cells can answer (:func:`cell_queryset`: lookups on the columns the cells
+carry, the time window on whole periods), sums the cells instead of scanning the points
+— the same bins and the same counts, from a table a few per cent of the size. Any other
+request (hexagons, a weight, a circle, a category …) takes the scan.
+
 Clusters are the same cells (60 pixels by default) reported as the centroid,
 count and bbox of their points, and the id of a lone point: stable, one scan,
 and fast at any size; ST_ClusterKMeans would need every row in memory and a
@@ -40,12 +48,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import shapely
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, QuerySet
+from django.db.models import F, Model, Q, QuerySet
+from django.db.models.expressions import Col
+from django.db.models.lookups import Lookup
+from django.db.models.sql.where import WhereNode
 from shapely.geometry.base import BaseGeometry
 
 from ..errors import InvalidInput
@@ -53,12 +66,17 @@ from ..errors import InvalidInput
 __all__ = [
     "MAX_LAT",
     "BinGrid",
+    "CellCounts",
     "Cluster",
     "DensityBin",
     "Heatmap",
+    "cell_bins_sql",
+    "cell_queryset",
     "clusters",
     "heatmap",
     "mercator_to_lonlat",
+    "register_cell_counts",
+    "registered_cells",
 ]
 
 EARTH_R = 6_378_137.0  # EPSG:3857 sphere radius
@@ -172,6 +190,117 @@ class Cluster:
     id: Any = None  # primary key of a lone point
 
 
+@dataclass(frozen=True)
+class CellCounts:
+    """Counts of a point model per square cell of ``size`` map metres, kept on write.
+
+    ``model`` has ``i``, ``j`` (``floor(x / size)``, as :meth:`BinGrid.cells_sql`) and ``n``,
+    and the ``fields`` of the point model it is keyed by, under the same names (so a filter
+    on them means the same on both tables). ``time_field`` is one of them, truncated to the
+    start of its ``time_unit`` in ``tz``: a time window on whole periods only.
+    """
+
+    model: type[Model]
+    size: float
+    fields: frozenset[str]
+    point_field: str = "geom"
+    time_field: str | None = None
+    time_unit: str = "month"
+    tz: str = "Asia/Shanghai"
+
+    def aligned(self, moment: datetime) -> bool:
+        """Whether ``moment`` starts a period of the cells (a window edge they can answer)."""
+        if not isinstance(moment, datetime) or moment.tzinfo is None:
+            return False
+        local = moment.astimezone(ZoneInfo(self.tz))
+        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if self.time_unit == "month":
+            start = start.replace(day=1)
+        elif self.time_unit != "day":
+            return False
+        return local == start
+
+
+_CELLS: dict[type[Model], CellCounts] = {}
+
+
+def register_cell_counts(point_model: type[Model], cells: CellCounts) -> None:
+    """Let heatmaps of ``point_model`` sum ``cells`` when the request allows (see :func:`heatmap`)."""
+    _CELLS[point_model] = cells
+
+
+def _cell_q(node: WhereNode, cells: CellCounts, base: str) -> Q | None:
+    """The condition ``node`` (of a query on the point model) as a Q on the cells, or None
+    when some part of it reads what the cells do not keep (another column, a join, an
+    expression, a time edge inside a period)."""
+    parts = []
+    for child in node.children:
+        if isinstance(child, WhereNode):
+            q = _cell_q(child, cells, base)
+        elif isinstance(child, Lookup) and isinstance(child.lhs, Col) and child.lhs.alias == base:
+            q = _lookup_q(child, cells)
+        else:
+            q = None
+        if q is None:
+            return None
+        parts.append(q)
+    out = Q()
+    out.connector = node.connector
+    out.children = parts
+    return ~out if node.negated else out
+
+
+def _lookup_q(lookup: Lookup, cells: CellCounts) -> Q | None:
+    field = lookup.lhs.target
+    name, kind, value = field.name, lookup.lookup_name, lookup.rhs
+    if hasattr(value, "resolve_expression") or hasattr(value, "get_compiler"):  # F(), subqueries
+        return None
+    if field.primary_key:  # only the "nothing" of an empty jurisdiction: pk IN ()
+        empty = kind == "in" and isinstance(value, list | tuple | set | frozenset) and not value
+        return Q(pk__in=[]) if empty else None
+    if name not in cells.fields:
+        return None
+    if name == cells.time_field and not (kind in ("gte", "lt") and cells.aligned(value)):
+        return None
+    return Q(**{f"{name}__{kind}": value})
+
+
+def cell_queryset(qs: QuerySet, cells: CellCounts) -> QuerySet | None:
+    """The cells counting exactly the rows of ``qs``, or None if ``qs`` filters on anything else."""
+    query = qs.query
+    if (
+        query.distinct
+        or query.combinator
+        or query.low_mark
+        or query.high_mark is not None
+        or query.group_by is not None
+        or query.extra
+    ):
+        return None
+    q = _cell_q(query.where, cells, query.get_initial_alias())
+    return None if q is None else cells.model.objects.using(qs.db).filter(q)
+
+
+def registered_cells(qs: QuerySet, *, point_field: str = "geom") -> tuple[CellCounts, QuerySet] | None:
+    """The model's :class:`CellCounts` and the cells counting exactly the rows of ``qs``, or
+    None (no cells registered, or a filter they do not keep): for counts that need no
+    finer place than a cell (statistics by region or by period)."""
+    cells = _CELLS.get(qs.model)
+    if cells is None or point_field != cells.point_field:
+        return None
+    found = cell_queryset(qs, cells)
+    return None if found is None else (cells, found)
+
+
+def _cell_factor(grid: BinGrid, cells: CellCounts) -> int | None:
+    """log2 of how many cells wide a bin is, if it is exactly a power of two (None otherwise):
+    then ``i >> k`` is the bin's floor(x / size) bit for bit (a division by 2^k is exact)."""
+    if grid.shape != "square" or grid.size < cells.size:
+        return None
+    k = round(math.log2(grid.size / cells.size))
+    return k if cells.size * 2**k == grid.size else None
+
+
 def _points_cte(qs: QuerySet, columns: dict[str, Any]) -> tuple[str, tuple] | None:
     """``pts`` as the queryset's own SQL (None if the queryset is empty by construction)."""
     inner = qs.order_by().values(**columns)
@@ -197,6 +326,68 @@ def _check_bins(rows: list, limit: int) -> None:
         )
 
 
+def _points_sql(
+    qs: QuerySet, grid: BinGrid, point_field: str, weight_field: str | None, max_bins: int
+) -> tuple[str, tuple] | None:
+    columns: dict[str, Any] = {"rq_pt": F(point_field)}
+    if weight_field:
+        columns["rq_w"] = F(weight_field)
+    head = _points_cte(qs, columns)
+    if head is None:
+        return None
+    cte, params = head
+    weight = "sum(rq_w)::float8" if weight_field else "NULL::float8"
+    sql = f"""{cte}, {grid.cells_sql()},
+        bins AS MATERIALIZED (SELECT i, j, count(*) AS n, {weight} AS w FROM cells GROUP BY i, j)
+        SELECT i, j, n, w FROM bins ORDER BY i, j LIMIT %s"""
+    return sql, (*params, grid.size, grid.size, max_bins + 1)
+
+
+def cell_bins_sql(
+    qs: QuerySet,
+    grid: BinGrid,
+    *,
+    point_field: str = "geom",
+    within: tuple[int, int, int, int] | None = None,
+) -> tuple[str, tuple] | None:
+    """SQL of the bins of ``grid`` summed from the model's registered :class:`CellCounts`:
+    columns ``i, j, n`` and ``x, y`` (the sums of the points' mercator metres), only bins
+    with points; None when the cells cannot answer (see :func:`heatmap`). ``within``
+    (i0, i1, j0, j1) keeps the bins with i0 ≤ i < i1 and j0 ≤ j < j1 (a tile)."""
+    cells = _CELLS.get(qs.model)
+    if cells is None or point_field != cells.point_field:
+        return None
+    shift = _cell_factor(grid, cells)
+    found = cell_queryset(qs, cells) if shift is not None else None
+    if found is None:
+        return None
+    if within is not None:
+        i0, i1, j0, j1 = (v << shift for v in within)
+        found = found.filter(i__gte=i0, i__lt=i1, j__gte=j0, j__lt=j1)
+    try:
+        sql, params = found.order_by().values("i", "j", "n", "sum_x", "sum_y").query.sql_with_params()
+    except EmptyResultSet:  # the scan path answers "nothing" the same way
+        return None
+    return (
+        f"""SELECT c.i::bigint >> %s AS i, c.j::bigint >> %s AS j, sum(c.n)::bigint AS n,
+            sum(c.sum_x) AS x, sum(c.sum_y) AS y FROM ({sql}) AS c GROUP BY 1, 2 HAVING sum(c.n) > 0""",
+        (shift, shift, *params),
+    )
+
+
+def _cells_sql(qs: QuerySet, grid: BinGrid, point_field: str, max_bins: int) -> tuple[str, tuple] | None:
+    """The heatmap as a sum of pre-aggregated cells, or None when they cannot answer it."""
+    built = cell_bins_sql(qs, grid, point_field=point_field)
+    if built is None:
+        return None
+    sql, params = built
+    return (
+        f"""WITH bins AS MATERIALIZED ({sql})
+        SELECT i, j, n, NULL::float8 AS w FROM bins ORDER BY i, j LIMIT %s""",
+        (*params, max_bins + 1),
+    )
+
+
 def heatmap(
     qs: QuerySet,
     grid: BinGrid,
@@ -206,19 +397,18 @@ def heatmap(
     polygons: bool = False,
     max_bins: int = 50_000,
 ) -> Heatmap:
-    """Counts (and the sum of ``weight_field``) of the points of ``qs`` per bin of ``grid``."""
-    columns: dict[str, Any] = {"rq_pt": F(point_field)}
-    if weight_field:
-        columns["rq_w"] = F(weight_field)
-    head = _points_cte(qs, columns)
-    if head is None:
+    """Counts (and the sum of ``weight_field``) of the points of ``qs`` per bin of ``grid``.
+
+    Sums the model's registered :class:`CellCounts` instead of scanning the points when
+    the bins are square, whole powers of two of the cells, unweighted, and every filter
+    of ``qs`` is one the cells answer (:func:`cell_queryset`); the answer is the same.
+    """
+    built = _cells_sql(qs, grid, point_field, max_bins) if weight_field is None else None
+    if built is None:
+        built = _points_sql(qs, grid, point_field, weight_field, max_bins)
+    if built is None:
         return Heatmap(grid, [], 0, 0.0 if weight_field else None)
-    cte, params = head
-    weight = "sum(rq_w)::float8" if weight_field else "NULL::float8"
-    sql = f"""{cte}, {grid.cells_sql()},
-        bins AS MATERIALIZED (SELECT i, j, count(*) AS n, {weight} AS w FROM cells GROUP BY i, j)
-        SELECT i, j, n, w FROM bins ORDER BY i, j LIMIT %s"""
-    params = (*params, grid.size, grid.size, max_bins + 1)
+    sql, params = built
     if polygons:  # the polygon's placeholder comes first in the statement
         sql = f"SELECT b.*, {grid.polygon_sql()} FROM ({sql}) AS b ORDER BY i, j"
         params = (grid.size, *params)

@@ -14,7 +14,10 @@ zoom, one point per square cell (``CIVGRID["TILE_CELLS"]`` cells across the
 tile, the cells of :class:`gis_core.selectors.density.BinGrid`, aligned with
 tile edges) at the mean position of its points, with ``count``. Only points
 inside the tile itself are counted, so the counts of a zoom's tiles add up to
-the filtered total and none is counted twice. Lines and polygons smaller than
+the filtered total and none is counted twice. Where the layer's model keeps counts per
+cell (events: ``gis_core.selectors.density.CellCounts``) and the filters are ones the
+cells keep, the tile sums them instead (same cells, counts and centroids).
+Lines and polygons smaller than
 ``min_size_px`` screen pixels are left out (thinning); a point tile holds at
 most ``CIVGRID["TILE_MAX_FEATURES"]`` points (the rest are thinned away).
 
@@ -37,12 +40,12 @@ from django.db.models import F, FloatField, Func, Q, QuerySet
 
 from gis_core.api.ranges import range_filter_from_params
 from gis_core.errors import InvalidInput
-from gis_core.selectors.density import BinGrid
+from gis_core.selectors.density import BinGrid, cell_bins_sql
 
 from ..registry import TileLayer
 from ..tilemath import Tile
 
-__all__ = ["BUFFER", "EXTENT", "RenderedTile", "layer_queryset", "stamp_sql", "tile_render"]
+__all__ = ["BUFFER", "EXTENT", "RenderedTile", "is_aggregated", "layer_queryset", "stamp_sql", "tile_render"]
 
 EXTENT = 4096  # MVT units across a tile
 BUFFER = 64  # MVT units around it (1/64 of the tile)
@@ -84,9 +87,17 @@ def _box(bounds: tuple[float, float, float, float]) -> Polygon:
     return box
 
 
-def stamp_sql(layer: TileLayer) -> tuple[str, list]:
-    """SQL of the tile's change stamp and its parameters but the box (four placeholders last)."""
+def is_aggregated(layer: TileLayer, tile: Tile) -> bool:
+    """Whether the tile holds counted cells rather than the layer's features."""
+    return layer.aggregate_below is not None and tile.z < layer.aggregate_below
+
+
+def stamp_sql(layer: TileLayer, tile: Tile) -> tuple[str, list]:
+    """SQL of the tile's change stamp, and its parameters (see :mod:`tiles.cache`): the change
+    log in the tile's box (with its buffer) and, for a feature tile of a layer whose attributes
+    move with the clock, the layer's ``clock_sql``."""
     tables = [t for t, _ in layer.tables()]
+    box = list(tile.bounds_4326(BUFFER / EXTENT))
     # two branches, so the boxed one can use the GiST index (an OR with IS NULL could not)
     sql = (
         "(SELECT count(*)::text || ':' || coalesce(sum(id), 0)::text FROM ("
@@ -94,7 +105,9 @@ def stamp_sql(layer: TileLayer) -> tuple[str, list]:
         "SELECT id FROM tiles_tilechange WHERE table_name = ANY(%s) "
         "AND bbox && ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AS c)"
     )
-    return sql, [tables, tables]
+    if layer.clock_sql and not is_aggregated(layer, tile):
+        return f"({sql} || '~' || {layer.clock_sql})", [tables, tables, *box, *box]
+    return sql, [tables, tables, *box]
 
 
 def _compiled(qs: QuerySet) -> tuple[str, tuple] | None:
@@ -125,6 +138,8 @@ def _features_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tupl
     if compiled is None:
         return None
     sql, params = compiled
+    # OFFSET 0 keeps the middle query a subquery: inlined, the planner would run ST_AsMVTGeom
+    # twice per row (once for the IS NOT NULL filter, once for the output)
     renamed = ", ".join(f's."a_{i}" AS "{name}"' for i, name in enumerate(names))
     fid = ', s."a_0" AS "tile_fid"' if names and names[0] == "id" else ""
     feature_id = ", 'tile_fid'" if fid else ""
@@ -132,7 +147,7 @@ def _features_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tupl
         f"""SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom'{feature_id}) FROM (
             SELECT ST_AsMVTGeom(ST_Transform(s.tile_g, 3857), ST_TileEnvelope(%s, %s, %s),
                                 {EXTENT}, {BUFFER}, true) AS geom{", " + renamed if renamed else ""}{fid}
-            FROM ({sql}) AS s) AS t WHERE t.geom IS NOT NULL""",
+            FROM ({sql}) AS s OFFSET 0) AS t WHERE t.geom IS NOT NULL""",
         (layer.name, tile.z, tile.x, tile.y, *params),
     )
 
@@ -142,6 +157,19 @@ def _aggregate_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tup
     grid = BinGrid("square", tile.size_m / cells)
     x0, y0, _, _ = tile.bounds_3857()
     i0, j0 = round(x0 / grid.size), round(y0 / grid.size)  # exact: cells line up with tile edges
+    # a model with counts kept per fine cell (events: gis_core CellCounts), at a zoom whose cells
+    # are whole groups of them and under filters they keep: sum those, never touch the points
+    summed = cell_bins_sql(qs, grid, point_field=layer.geom_field, within=(i0, i0 + cells, j0, j0 + cells))
+    if summed is not None:
+        sql, params = summed
+        return (
+            f"""WITH agg AS ({sql})
+            SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') FROM (
+                SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(x / n, y / n), 3857),
+                                    ST_TileEnvelope(%s, %s, %s), {EXTENT}, 0, false) AS geom, n AS count
+                FROM agg) AS t WHERE t.geom IS NOT NULL""",
+            (*params, layer.name, tile.z, tile.x, tile.y),
+        )
     qs = qs.filter(**{f"{layer.geom_field}__bboverlaps": _box(tile.bounds_4326())})
     compiled = _compiled(qs.order_by().values(rq_pt=F(layer.geom_field)))
     if compiled is None:
@@ -164,15 +192,14 @@ def _aggregate_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tup
 
 def tile_render(layer: TileLayer, tile: Tile, qs: QuerySet) -> RenderedTile:
     """The tile of ``qs`` (already scoped and filtered: :func:`layer_queryset`) and its stamp."""
-    aggregated = layer.aggregate_below is not None and tile.z < layer.aggregate_below
+    aggregated = is_aggregated(layer, tile)
     built = (_aggregate_sql if aggregated else _features_sql)(layer, qs, tile)
-    stamp, stamp_params = stamp_sql(layer)
-    box = list(tile.bounds_4326(BUFFER / EXTENT))
+    stamp, stamp_params = stamp_sql(layer, tile)
     if built is None:  # nothing can match (e.g. an empty jurisdiction): an empty tile, still stamped
-        sql, params = f"SELECT ''::bytea, {stamp}", (*stamp_params, *box)
+        sql, params = f"SELECT ''::bytea, {stamp}", tuple(stamp_params)
     else:
         body, body_params = built
-        sql, params = f"SELECT ({body}), {stamp}", (*body_params, *stamp_params, *box)
+        sql, params = f"SELECT ({body}), {stamp}", (*body_params, *stamp_params)
     with connection.cursor() as cur:
         cur.execute(sql, params)
         data, stamp_value = cur.fetchone()

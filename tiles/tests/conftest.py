@@ -56,7 +56,16 @@ def a_key_api(db) -> APIClient:
     """An API key of district A (Authorization: Bearer)."""
     issued = apikey_issue(
         name="tiles-a",
-        scopes=["regions:read", "grids:read", "events:read", "geocode:read"],
+        scopes=[
+            "regions:read",
+            "grids:read",
+            "events:read",
+            "geocode:read",
+            "components:read",
+            "cameras:read",
+            "civilization:read",
+            "tracks:read",
+        ],
         region_code="510502",
     )
     client = APIClient()

@@ -10,9 +10,10 @@ from __future__ import annotations
 import pytest
 from django.contrib.gis.geos import Polygon
 
+from civilization.models import CivilizationUnit
 from events.models import Event
 from geocoding.models import DoorPlate
-from grids.models import UnitGrid
+from grids.models import Camera, CityComponent, GridStaff, UnitGrid
 from tiles.registry import get_layer, layer_names
 from tiles.tilemath import Tile, lonlat_to_tile
 
@@ -30,25 +31,40 @@ def _box(tile: Tile) -> Polygon:
 
 
 def _tiles_with_b_data() -> list[Tile]:
-    """Per zoom, the tiles of a B grid, a B event and a B door plate (and at low zooms they hold A too)."""
-    event = Event.objects.filter(grid_code__startswith=B_PREFIX).order_by("id").first()
-    door = DoorPlate.objects.filter(grid_code__startswith=B_PREFIX).order_by("id").first()
+    """Per zoom, the tiles of a B grid, event, door plate, component, camera and civilization
+    unit (and at low zooms they hold A too)."""
+    points = [
+        Event.objects.filter(grid_code__startswith=B_PREFIX).order_by("id").first().geom,
+        DoorPlate.objects.filter(grid_code__startswith=B_PREFIX).order_by("id").first().geom,
+        CityComponent.objects.filter(grid_code__startswith=B_PREFIX).order_by("id").first().point,
+        Camera.objects.filter(grid_code__startswith=B_PREFIX).order_by("id").first().geom,
+        CivilizationUnit.objects.filter(grid_code__startswith=B_PREFIX).order_by("id").first().public_geom,
+    ]
     tiles = set()
     for z in ZOOMS:
         tiles.add(grid_tile(B_PREFIX, z)[1])
-        tiles.add(lonlat_to_tile(event.geom.x, event.geom.y, z))
-        tiles.add(lonlat_to_tile(door.geom.x, door.geom.y, z))
+        tiles.update(lonlat_to_tile(p.x, p.y, z) for p in points)
     return sorted(tiles)
 
 
 def _b_leaks(layer_name: str, features: list[dict]) -> list[dict]:
-    key = {"grids": "code", "events": "grid", "doors": "grid"}.get(layer_name, "code")
+    if layer_name == "staff":  # people: by the person's district
+        b_people = set(
+            GridStaff.objects.filter(region_code__startswith=B_PREFIX).values_list("pk", flat=True)
+        )
+        return [f for f in features if f["properties"]["person"] in b_people]
+    key = "code" if layer_name == "grids" or layer_name.startswith("regions-") else "grid"
     return [f for f in features if str(f["properties"].get(key, "")).startswith(B_PREFIX)]
 
 
 def _a_count(layer_name: str, tile: Tile) -> int:
-    model = {"events": Event, "doors": DoorPlate}[layer_name]
-    return model.objects.filter(grid_code__startswith=A_PREFIX, geom__intersects=_box(tile)).count()
+    """A's rows of a point layer in the tile, by the model's grid code and the layer's point."""
+    layer = get_layer(layer_name)
+    model = layer.queryset().model
+    grid_field = model.Scope.grid_field
+    return model.objects.filter(
+        **{f"{grid_field}__startswith": A_PREFIX, f"{layer.geom_field}__intersects": _box(tile)}
+    ).count()
 
 
 @pytest.mark.parametrize("client_name", ["a_api", "a_key_api"])

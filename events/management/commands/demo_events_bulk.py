@@ -18,7 +18,7 @@ class Command(BaseCommand):
             "--seed", type=int, default=1, help="随机种子（--total 时再加上已有条数，补写的不重复）"
         )
         parser.add_argument("--city", default="510500000000", help="城市代码（12 位）")
-        parser.add_argument("--batch", type=int, default=200_000, help="每次写入的条数")
+        parser.add_argument("--batch", type=int, default=500_000, help="每次写入的条数")
         parser.add_argument("--workers", type=int, default=2, help="并行写入的数据库连接数")
 
     def handle(self, *args, count, total, seed, city, batch, workers, **options):

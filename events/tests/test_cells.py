@@ -1,0 +1,263 @@
+"""Pre-aggregated event cells (events.EventCell, kept by the triggers of migration 0003) and
+the heatmap that sums them (gis_core.selectors.density, CellCounts): the same bins and the
+same totals as the scan of the events, after reports, bulk loads, state changes and
+deletes, under jurisdiction scoping; filters the cells cannot answer take the scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts.scoping import Jurisdiction
+from events.models import CELL_M, Event, EventCell
+from events.selectors.events import events_filter, events_visible
+from events.services.bulk import BulkEvents, events_bulk_create
+from events.services.lifecycle import event_transition
+from events.services.reporting import ReportInput, event_report
+from gis_core.selectors import density
+from gis_core.selectors.density import BinGrid, heatmap
+from gis_core.selectors.ranges import Circle, RangeFilter
+from grids.models import UnitGrid
+
+from .conftest import A_CODE, local
+
+TZ = dt.timezone(dt.timedelta(hours=8))
+
+
+def _heatmaps(qs, grid: BinGrid):
+    """(the heatmap as served, the heatmap from the scan of the events, whether cells served it)."""
+    with CaptureQueriesContext(connection) as captured:
+        served = heatmap(qs, grid)
+    used = any("events_eventcell" in q["sql"] for q in captured.captured_queries)
+    saved = dict(density._CELLS)
+    density._CELLS.clear()
+    try:
+        scanned = heatmap(qs, grid)
+    finally:
+        density._CELLS.update(saved)
+    return served, scanned, used
+
+
+def _bins(result) -> dict[tuple[int, int], int]:
+    return {(b.i, b.j): b.count for b in result.bins}
+
+
+def _same(qs, grid: BinGrid, *, cells: bool) -> int:
+    served, scanned, used = _heatmaps(qs, grid)
+    assert used is cells
+    assert _bins(served) == _bins(scanned)
+    assert served.count == scanned.count == qs.count()
+    return served.count
+
+
+def _cells_match_events() -> None:
+    """Every cell holds exactly the events of its key (the triggers' invariant)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""SELECT floor(6378137.0 * radians(ST_X(geom)) / {CELL_M})::int AS i,
+                floor(6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(geom)) / 2)) / {CELL_M})::int AS j,
+                grid_code, region_code, state, date_trunc('month', reported_at, 'Asia/Shanghai'),
+                count(*) FROM events_event GROUP BY 1, 2, 3, 4, 5, 6"""
+        )
+        events = {tuple(r[:6]): r[6] for r in cur.fetchall()}
+    cells = {
+        (c.i, c.j, c.grid_code, c.region_code, c.state, c.reported_at): c.n for c in EventCell.objects.all()
+    }
+    assert cells == events
+
+
+def _report(who, category, lon: float, lat: float, at: dt.datetime) -> Event:
+    data = ReportInput(category=category.code, description="测试热力格", point=(lon, lat), reported_at=at)
+    return event_report(principal=who, data=data, now=at).event
+
+
+@pytest.fixture
+def spread(db, root, category) -> list[Event]:
+    """40 reports over district A's grids in May and June 2024."""
+    rng = np.random.default_rng(5)
+    grids = list(UnitGrid.objects.filter(code__startswith="510502").order_by("code")[:20])
+    made = []
+    for k in range(40):
+        point = grids[k % len(grids)].geom.point_on_surface
+        lon, lat = point.x + rng.normal(0, 1e-4), point.y + rng.normal(0, 1e-4)
+        at = local(2024, 5 + k % 2, 1 + k % 27, 10, 0)
+        made.append(_report(root, category, lon, lat, at))
+    return made
+
+
+def test_cell_size_is_the_heatmap_bin_of_32_px_at_zoom_14():
+    assert BinGrid.for_zoom("square", 14).size == CELL_M
+    migration = (Path(__file__).parents[1] / "migrations" / "0003_event_cells.py").read_text("utf-8")
+    assert float(re.search(r"CELL_M = ([0-9.]+)", migration).group(1)) == CELL_M
+
+
+def test_reports_are_counted_in_cells_and_the_heatmap_sums_them(spread):
+    _cells_match_events()
+    city = events_visible(Jurisdiction(region_code="510500000000"))
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    for zoom in (14, 13, 12, 10):
+        _same(city, BinGrid.for_zoom("square", zoom), cells=True)
+        _same(district, BinGrid.for_zoom("square", zoom), cells=True)
+    field_staff = events_visible(Jurisdiction(grid_codes=(spread[0].grid_code, spread[1].grid_code)))
+    assert _same(field_staff, BinGrid.for_zoom("square", 12), cells=True) >= 2
+    nobody = events_visible(Jurisdiction())
+    assert heatmap(nobody, BinGrid.for_zoom("square", 12)).bins == []  # no query at all
+
+
+def test_filters_the_cells_keep_are_answered_from_them(spread):
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    grid = BinGrid.for_zoom("square", 12)
+    # state, region and a window of whole months (Beijing time)
+    assert _same(events_filter(district, states="reported"), grid, cells=True) >= 40
+    assert _same(RangeFilter(region=spread[0].grid_code[:9]).apply(district), grid, cells=True) >= 1
+    may = RangeFilter(since=local(2024, 5, 1), until=local(2024, 6, 1))
+    assert _same(may.apply(district, time_field="reported_at"), grid, cells=True) >= 20
+    assert _same(district.exclude(state="closed"), grid, cells=True) >= 40
+
+
+def test_filters_the_cells_do_not_keep_take_the_scan(spread, category):
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    square = BinGrid.for_zoom("square", 12)
+    e = spread[0]
+    cases = [
+        (events_filter(district, category=category.code), square),
+        (events_filter(district, sources="field"), square),
+        (RangeFilter(circle=Circle(e.geom.x, e.geom.y, 2000)).apply(district), square),
+        (
+            RangeFilter(since=local(2024, 5, 3), until=local(2024, 6, 1)).apply(
+                district, time_field="reported_at"
+            ),
+            square,
+        ),  # a window edge inside a month
+        (district.filter(pk__in=[e.pk]), square),
+        (district.filter(pk__in=Event.objects.filter(state="reported").values("pk")), square),
+        (district, BinGrid.for_zoom("hex", 12)),
+        (district, BinGrid.for_zoom("square", 15)),  # finer than a cell
+        (district, BinGrid.for_zoom("square", 12, bin_px=24)),  # not a power of two of cells
+    ]
+    for qs, grid in cases:
+        _same(qs, grid, cells=False)
+
+
+def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    grid = BinGrid.for_zoom("square", 13)
+    first, second = spread[0], spread[1]
+    event_transition(principal=root, event_id=first.pk, action="verify", note="核实", at=local(2024, 7, 1, 9))
+    event_transition(
+        principal=root, event_id=first.pk, action="invalidate", note="无效", at=local(2024, 7, 1, 10)
+    )
+    _cells_match_events()
+    assert _same(events_filter(district, states="invalid"), grid, cells=True) >= 1
+    Event.objects.filter(pk=second.pk).update(geom=first.geom)  # moved onto another point
+    _cells_match_events()
+    Event.objects.filter(pk__in=[first.pk, second.pk]).delete()
+    _cells_match_events()
+    assert not EventCell.objects.filter(n__lte=0).exists()
+    _same(district, grid, cells=True)
+
+
+def test_bulk_loads_are_counted_in_cells(db, category):
+    grids = list(UnitGrid.objects.filter(code__startswith="510502").order_by("code")[:30])
+    points = [g.geom.point_on_surface for g in grids] * 10
+    n = len(points)
+    rows = BulkEvents(
+        lon=np.array([p.x for p in points]),
+        lat=np.array([p.y for p in points]),
+        category=np.full(n, category.code, dtype=object),
+        state=np.full(n, "reported", dtype=object),
+        reported_at=np.full(n, np.datetime64("2024-03-31T16:30:00", "us")),  # 04-01 00:30 in Beijing
+    )
+    before = EventCell.objects.filter(reported_at=local(2024, 4, 1)).count()
+    result = events_bulk_create(rows, chunk_size=100, now=local(2024, 4, 2))
+    assert result.created == n
+    assert EventCell.objects.filter(reported_at=local(2024, 4, 1)).count() > before
+    _cells_match_events()
+    april = RangeFilter(since=local(2024, 4, 1), until=local(2024, 5, 1))
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    assert (
+        _same(april.apply(district, time_field="reported_at"), BinGrid.for_zoom("square", 12), cells=True)
+        >= n
+    )
+
+
+def _tile(layer, tile, qs) -> tuple[list, bool]:
+    import mapbox_vector_tile
+
+    from tiles.selectors.mvt import tile_render
+
+    with CaptureQueriesContext(connection) as captured:
+        body = tile_render(layer, tile, qs).data
+    used = any("events_eventcell" in q["sql"] for q in captured.captured_queries)
+    features = mapbox_vector_tile.decode(body)[layer.name]["features"] if body else []
+    return sorted((f["properties"]["count"], tuple(f["geometry"]["coordinates"])) for f in features), used
+
+
+def test_aggregated_event_tiles_sum_the_cells(spread):
+    from tiles.registry import get_layer
+    from tiles.selectors.mvt import layer_queryset
+    from tiles.tilemath import lonlat_to_tile
+
+    layer = get_layer("events")
+    e = spread[0]
+    cases = [
+        (12, {}, True),
+        (10, {"state": "reported"}, True),
+        (12, {"category": spread[0].category.code}, False),  # not kept in cells: the scan
+        (13, {}, False),  # the tile's cells are finer than the kept ones
+    ]
+    for z, params, cells in cases:
+        tile = lonlat_to_tile(e.geom.x, e.geom.y, z)
+        qs = layer_queryset(layer, params, Jurisdiction(region_code=A_CODE))
+        served, used = _tile(layer, tile, qs)
+        saved = dict(density._CELLS)
+        density._CELLS.clear()
+        try:
+            scanned, _ = _tile(layer, tile, qs)
+        finally:
+            density._CELLS.update(saved)
+        assert used is cells
+        assert served == scanned  # same cells, counts and (to the tile unit) centroids
+        assert sum(n for n, _ in served) >= 1
+
+
+def _both(fn):
+    """(``fn()`` as served, ``fn()`` without cells, whether cells served it)."""
+    with CaptureQueriesContext(connection) as captured:
+        served = fn()
+    used = any("events_eventcell" in q["sql"] for q in captured.captured_queries)
+    saved = dict(density._CELLS)
+    density._CELLS.clear()
+    try:
+        return served, fn(), used
+    finally:
+        density._CELLS.update(saved)
+
+
+def test_statistics_by_region_and_month_sum_the_cells(spread, category):
+    from gis_core.selectors.stats import count_by_region, trend
+
+    city = events_visible(Jurisdiction(region_code="510500000000"))
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    cases = [
+        (lambda: count_by_region(city, 3), True),
+        (lambda: count_by_region(events_filter(district, states="reported"), 5), True),
+        (lambda: trend(city, "reported_at", "month"), True),
+        (
+            lambda: trend(district, "reported_at", "month", since=local(2024, 5, 1), until=local(2024, 7, 1)),
+            True,
+        ),
+        (lambda: trend(district, "reported_at", "day"), False),  # the cells keep months only
+        (lambda: count_by_region(events_filter(district, category=category.code), 4), False),
+    ]
+    for fn, cells in cases:
+        served, scanned, used = _both(fn)
+        assert used is cells
+        assert served == scanned
+        assert sum(r["count"] for r in served) >= 40

@@ -1,0 +1,200 @@
+"""The lean path of cached tiles (:mod:`tiles.fastpath`): it answers only what the full DRF
+path would answer the same way — never across jurisdictions, never to a caller the full path
+has not verified, within the same rate limit — and leaves every other answer to the full path."""
+
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+
+from accounts.services import apikey_issue, apikey_revoke, user_create
+from civilization.models import CivilizationUnit
+from events.models import Event
+from tiles import fastpath
+from tiles.tilemath import lonlat_to_tile
+from tiles.views import TileView
+
+from .conftest import A_PREFIX, B_PREFIX, PASSWORD, decode, grid_tile, tile_url
+
+pytestmark = pytest.mark.django_db
+
+SCOPES = ["regions:read", "grids:read", "events:read", "geocode:read", "civilization:read"]
+
+
+@pytest.fixture(autouse=True)
+def fresh_principals():
+    fastpath.forget_all()
+    yield
+    fastpath.forget_all()
+
+
+def key_client(region: str, **kwargs) -> tuple[Client, str]:
+    issued = apikey_issue(name=f"lean-{region}-{kwargs}", scopes=SCOPES, region_code=region, **kwargs)
+    return Client(HTTP_AUTHORIZATION=f"Bearer {issued.token}"), issued.token
+
+
+def session_client(username: str, role: str, region: str) -> Client:
+    client = Client()
+    client.force_login(user_create(username=username, password=PASSWORD, roles=[role], region_code=region))
+    return client
+
+
+def full_path_forbidden():
+    """Any request reaching the DRF view fails the test: what follows must be the lean path."""
+    return mock.patch.object(TileView, "get", side_effect=AssertionError("reached the full path"))
+
+
+def _a_tile():
+    event = Event.objects.filter(grid_code__startswith=A_PREFIX).order_by("id").first()
+    return event, lonlat_to_tile(event.geom.x, event.geom.y, 17)
+
+
+def test_a_cached_tile_is_answered_by_the_lean_path_with_the_same_headers():
+    client, _ = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    assert client.get(url)["X-Tile-Cache"] == "miss"
+    fastpath.forget_all()
+    full = client.get(url)  # a hit of the full path (the lean one has forgotten the caller)
+    assert full["X-Tile-Cache"] == "hit"
+    with full_path_forbidden():
+        lean = client.get(url)
+    assert lean.status_code == 200 and lean["X-Tile-Cache"] == "hit"
+    assert lean.content == full.content
+    for header in ("Content-Type", "ETag", "Cache-Control"):
+        assert lean[header] == full[header], header
+    # a tile's bytes do not depend on the language (the full path's LocaleMiddleware adds it)
+    assert lean["Vary"] == full["Vary"].replace(", Accept-Language", "")
+    with full_path_forbidden():
+        not_modified = client.get(url, HTTP_IF_NONE_MATCH=lean["ETag"])
+    assert not_modified.status_code == 304 and not_modified["ETag"] == lean["ETag"]
+
+
+def test_a_cached_tile_is_never_served_across_jurisdictions():
+    a, _ = key_client("510502")
+    b, _ = key_client("510504")
+    event, tile = _a_tile()
+    url = tile_url("events", tile)
+    assert event.pk in {f["properties"]["id"] for f in decode(a.get(url).content)["events"]}
+    a.get(url)
+    b.get(tile_url("events", lonlat_to_tile(0, 0, 17)))  # B is remembered by the lean path too
+    response = b.get(url)
+    assert response.status_code == 200 and response["X-Tile-Cache"] == "miss"  # the full path built B's own
+    assert event.pk not in {f["properties"]["id"] for f in decode(response.content).get("events", [])}
+    # and B's own entry is B's: a district-B tile of grids, cached for B, is not A's
+    _, b_tile = grid_tile(B_PREFIX, 15)
+    b.get(tile_url("grids", b_tile))
+    a_view = a.get(tile_url("grids", b_tile))
+    assert a_view["X-Tile-Cache"] == "miss"
+    assert not any(
+        f["properties"]["code"].startswith(B_PREFIX) for f in decode(a_view.content).get("grids", [])
+    )
+
+
+def test_anonymous_and_forged_callers_never_get_a_cached_tile():
+    a, token = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    a.get(url)
+    assert a.get(url)["X-Tile-Cache"] == "hit"
+    anonymous = Client().get(url)
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "not_authenticated"
+    forged = Client(HTTP_AUTHORIZATION=f"Bearer {token[:-4]}AAAA").get(url)
+    assert forged.status_code == 401 and "error" in forged.json()
+    # a session cookie that is not a session, with the key's header: not the key's credentials
+    odd = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    odd.cookies["sessionid"] = "nonsense"
+    with full_path_forbidden(), pytest.raises(AssertionError):
+        odd.get(url)
+
+
+def test_a_revoked_key_is_refused_once_the_lean_path_forgets_it(monkeypatch):
+    a, token = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    a.get(url)
+    apikey_revoke(prefix=token.split("_")[1])
+    monkeypatch.setattr(fastpath, "PRINCIPAL_CACHE_SECONDS", 0.0)
+    from accounts import authentication
+
+    monkeypatch.setattr(authentication, "KEY_CACHE_SECONDS", 0.0)
+    response = a.get(url)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "revoked_key"
+
+
+def test_the_rate_limit_holds_on_the_lean_path():
+    a, _ = key_client("510502", rate_limit_per_minute=3)
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    assert [a.get(url).status_code for _ in range(3)] == [200, 200, 200]  # miss, then lean hits
+    over = a.get(url)
+    assert over.status_code == 429 and over.json()["error"]["code"] == "throttled"
+
+
+def test_filters_the_full_path_refuses_are_still_refused():
+    a, _ = key_client("510502")
+    _, tile = _a_tile()
+    a.get(tile_url("events", tile))
+    bad = a.get(tile_url("events", tile, "colour_of=blue"))
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "unknown_filter"
+    out_of_range = a.get("/tiles/events/3/9/9.mvt")
+    assert out_of_range.status_code == 400 and out_of_range.json()["error"]["code"] == "bad_tile"
+    assert a.get("/tiles/nothing/3/1/1.mvt").status_code == 404
+
+
+def test_sessions_of_one_district_do_not_share_families_exact_points():
+    unit = (
+        CivilizationUnit.objects.filter(unit_type="family", grid_code__startswith=A_PREFIX)
+        .order_by("id")
+        .first()
+    )
+    tile = lonlat_to_tile(unit.geom.x, unit.geom.y, 18)
+    url = tile_url("civilization", tile)
+    planner = session_client("tl_lean_plan", "planner", "510502")
+    operator = session_client("tl_lean_op", "operator", "510502")
+    planner.get(url)
+    assert planner.get(url)["X-Tile-Cache"] == "hit"
+    operator.get(tile_url("civilization", lonlat_to_tile(0, 0, 18)))  # remembered
+    seen = operator.get(url)
+    assert seen["X-Tile-Cache"] == "miss"
+    if unit.public_geom.distance(unit.geom) > 0:
+        exact = [f for f in decode(seen.content).get("civilization", []) if f["properties"]["id"] == unit.pk]
+        assert all(f["properties"]["coarse"] for f in exact)
+    with full_path_forbidden():
+        assert operator.get(url)["X-Tile-Cache"] == "hit"  # its own entry, from the lean path
+
+
+def test_a_failure_on_the_lean_path_falls_through_to_the_full_path():
+    from django.db import OperationalError
+
+    a, _ = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    a.get(url)
+    broken = mock.patch.object(fastpath.tile_cache, "tile_stamp", side_effect=OperationalError("gone"))
+    full = mock.patch.object(TileView, "get", side_effect=lambda *args, **kw: HttpResponse(b"full"))
+    with broken as stamp, full:
+        response = a.get(url)
+    assert stamp.called and response.content == b"full"
+    assert a.get(url)["X-Tile-Cache"] == "hit"
+
+
+def test_a_host_outside_allowed_hosts_is_the_full_paths_400():
+    a, _ = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    a.get(url)
+    assert a.get(url, HTTP_HOST="evil.example").status_code == 400
+
+
+def test_the_lean_path_can_be_switched_off(settings):
+    a, _ = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    a.get(url)
+    settings.CIVGRID = {**settings.CIVGRID, "TILE_LEAN_PATH": False}
+    with full_path_forbidden(), pytest.raises(AssertionError):
+        a.get(url)
