@@ -2,7 +2,7 @@
 benchmark and print medians and ratios. Results also go to bench/out/*.json.
 
 ``python -m bench [part ...]`` runs only the named parts (locate, geocode, tiles, tracks, events,
-civilization);
+civilization, webmap);
 ``make bench BENCH=geocode`` does the same through make.
 
 Not a test: nothing here asserts a speed; BENCHMARKS.md records the figures.
@@ -62,7 +62,7 @@ def machine() -> dict:
     }
 
 
-PARTS = ("locate", "geocode", "tiles", "tracks", "events", "civilization")
+PARTS = ("locate", "geocode", "tiles", "tracks", "events", "civilization", "webmap")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,10 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
@@ -16,7 +14,9 @@ urlpatterns = [
     path("api/v1/", include("jobs.urls")),
     path("api/v1/", include("events.urls")),
     path("api/v1/", include("civilization.urls")),
+    path("api/v1/", include("webmap.urls_api")),  # map exports (folium HTML/PNG/PDF)
     path("", include("tiles.urls")),  # /tiles/… vector tiles, /basemap/… MapProxy
+    path("", include("webmap.urls")),  # / → /map/ or /login/; the web pages
 ]
 
 handler404 = "gis_core.api.errors.json_404"

@@ -34,6 +34,7 @@ case "${1:-start}" in
     cat <<MSG
 
 civgrid 演示城市（泸州）已启动：
+  指挥中心   http://$HOST:$PORT/ （用上表的演示账号登录：指挥中心、轨迹回放、文明创建、网格员页面）
   API 文档   http://$HOST:$PORT/api/docs/
   管理后台   http://$HOST:$PORT/admin/   （演示账号见上表）
   点位定位   http://$HOST:$PORT/api/v1/locate?lon=105.44&lat=28.87 （先在管理后台登录，或带 API 密钥）

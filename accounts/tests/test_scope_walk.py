@@ -1144,6 +1144,68 @@ def ex_civ_draw_export(ctx: Ctx) -> None:
         expect(ctx.client.get(f"/api/v1/civilization/draws/{ids['巡检A']}/export", {"format": fmt}), 200, ctx)
 
 
+# ------------------------------------------------------------------ map exports (issue 9)
+
+
+def _b_export():
+    """A map export submitted in district B (made once per walk)."""
+    from accounts.scoping import Jurisdiction
+    from jobs.models import Job
+    from jobs.selectors import JobCaller
+    from webmap.export_jobs import KIND, map_export_start
+
+    job = Job.objects.filter(kind=KIND, scope_code__startswith=B_PREFIX).first()
+    if job is None:
+        user = user_create(
+            username="longmatan-export", password=PASSWORD, roles=["operator"], region_code=B_CODE
+        )
+        caller = JobCaller(jurisdiction=Jurisdiction(region_code=B_CODE), user_id=user.pk)
+        job = map_export_start(
+            caller=caller, scopes=frozenset({"events:read"}), layer="event_heatmap", fmt="html", params={}
+        )
+    return job
+
+
+def ex_map_exports(ctx: Ctx) -> None:
+    from jobs.runner import job_run
+
+    b_job = _b_export()
+    listed = expect(ctx.client.get("/api/v1/exports/maps"), 200, ctx).json()
+    assert str(b_job.pk) not in json.dumps(listed)
+    # the whole city, and B's region: the page holds A's events and outlines only
+    city = _bbox_param(_extent(UnitGrid.objects.filter(code__startswith="5105")))
+    for params, echoed in (({"bbox": city, "size": 300}, ()), ({"region": B_CODE, "size": 300}, (B_CODE,))):
+        body = expect(
+            ctx.client.post(
+                "/api/v1/exports/maps", {"layer": "event_heatmap", "params": params}, format="json"
+            ),
+            202,
+            ctx,
+            echoed=echoed,
+        ).json()
+        assert job_run(job_id=UUID(body["id"])) == "succeeded"
+        page = ctx.client.get(f"/api/v1/exports/maps/{body['id']}/file")
+        assert page.status_code == 200, page
+        text = assert_no_b(page, ctx, echoed)  # (a file: its content can be read once)
+        api = expect(ctx.client.get("/api/v1/events/heatmap", params), 200, ctx, echoed=echoed).json()
+        meta = re.search(r'id="export-meta">(.*?)</script>', text).group(1)
+        assert json.loads(meta)["count"] == api["count"]
+
+
+def ex_map_export(ctx: Ctx) -> None:
+    url = f"/api/v1/exports/maps/{_b_export().pk}"
+    expect(ctx.client.get(url), 404, ctx)
+    expect(ctx.client.delete(url), 404, ctx)
+
+
+def ex_map_export_cancel(ctx: Ctx) -> None:
+    expect(ctx.client.post(f"/api/v1/exports/maps/{_b_export().pk}/cancel"), 404, ctx)
+
+
+def ex_map_export_file(ctx: Ctx) -> None:
+    expect(ctx.client.get(f"/api/v1/exports/maps/{_b_export().pk}/file"), 404, ctx)
+
+
 # ------------------------------------------------------------------ grid staff and patrol tracks (issue 6)
 
 
@@ -1602,6 +1664,10 @@ ROUTES: dict[str, Callable[[Ctx], None]] = {
     "api/v1/cameras/seeing": ex_cameras_seeing,
     "api/v1/cameras/near-event/<int:event_id>": ex_cameras_near_event,
     "api/v1/cameras/<int:pk>": ex_camera_detail,
+    "api/v1/exports/maps": ex_map_exports,
+    "api/v1/exports/maps/<uuid:job_id>": ex_map_export,
+    "api/v1/exports/maps/<uuid:job_id>/cancel": ex_map_export_cancel,
+    "api/v1/exports/maps/<uuid:job_id>/file": ex_map_export_file,
 }
 
 

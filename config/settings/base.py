@@ -56,6 +56,7 @@ LOCAL_APPS = [
     "civilization",
     "tiles",
     "demo",
+    "webmap",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -147,6 +148,23 @@ CELERY_BEAT_SCHEDULE = {
 # ------------------------------------------------------------------ static and media
 STATIC_URL = "/static/"
 STATIC_ROOT = env("DJANGO_STATIC_ROOT", default=str(BASE_DIR / ".run" / "static"))
+# front-end packages pinned in package.json (npm), served as /static/vendor/<package>/…: each
+# package's own dist folder, never the whole node_modules (webmap pages; no CDN)
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [
+    ("vendor/leaflet", NODE_MODULES / "leaflet" / "dist"),
+    ("vendor/leaflet-geoman", NODE_MODULES / "@geoman-io" / "leaflet-geoman-free" / "dist"),
+    ("vendor/leaflet-minimap", NODE_MODULES / "leaflet-minimap" / "dist"),
+    ("vendor/echarts", NODE_MODULES / "echarts" / "dist"),
+    ("vendor/gcoord", NODE_MODULES / "gcoord" / "dist"),  # GCJ-02 ↔ WGS84 for the field page
+    # ES modules (no dist folder of their own), mapped by the import map of webmap/base.html
+    ("vendor/pbf", NODE_MODULES / "pbf"),
+    ("vendor/vector-tile", NODE_MODULES / "@mapbox" / "vector-tile"),
+    ("vendor/point-geometry", NODE_MODULES / "@mapbox" / "point-geometry"),
+    ("vendor/turf-area", NODE_MODULES / "@turf" / "area" / "dist" / "esm"),
+    ("vendor/turf-helpers", NODE_MODULES / "@turf" / "helpers" / "dist" / "esm"),
+    ("vendor/turf-meta", NODE_MODULES / "@turf" / "meta" / "dist" / "esm"),
+]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / ".run" / "media"))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
@@ -243,6 +261,8 @@ CIVGRID = {
     "GEOCODE_JOB_MAX_ROWS": env.int("CIVGRID_GEOCODE_JOB_MAX_ROWS", default=200_000),
     "JOB_CHUNK_ROWS": env.int("CIVGRID_JOB_CHUNK_ROWS", default=500),
     "JOB_STALE_AFTER_S": env.int("CIVGRID_JOB_STALE_AFTER_S", default=60),
+    # headless Chromium that prints map exports to PNG/PDF (gis_core/mapexport.py; Debian package chromium)
+    "CHROMIUM_PATH": env("CIVGRID_CHROMIUM", default="/usr/bin/chromium"),
     # events: possible duplicates are open events of the same category within this ground
     # distance (m) reported within this many days; attachments per request and their size caps
     "EVENT_DUPLICATE_RADIUS_M": env.float("CIVGRID_EVENT_DUPLICATE_RADIUS_M", default=50.0),

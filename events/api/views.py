@@ -439,7 +439,7 @@ class AttachmentView(APIView):
 
 
 class CategoryListView(APIView):
-    """事件、部件两级分类（大类含小类及各环节时限）。"""
+    """事件、部件两级分类（大类含小类及各环节时限），以及环节、状态、来源的名称。"""
 
     required_scopes = {"GET": "events:read"}
 
@@ -453,7 +453,17 @@ class CategoryListView(APIView):
             raise InvalidInput("kind 应为 event 或 component", details={"kind": kind})
         majors = categories_tree(kind=kind)
         steps = [{"step": s, "name": n} for s, n in flow.STEPS.items()]
-        return Response({"steps": steps, "results": CategorySerializer(majors, many=True).data})
+        # the vocabularies of the event filters, so a client names them as the server does
+        states = [{"state": s, "name": n, "open": s in flow.OPEN_STATES} for s, n in flow.STATES.items()]
+        sources = [{"source": s, "name": n} for s, n in EventSource.choices]
+        return Response(
+            {
+                "steps": steps,
+                "states": states,
+                "sources": sources,
+                "results": CategorySerializer(majors, many=True).data,
+            }
+        )
 
 
 class DepartmentListView(APIView):
