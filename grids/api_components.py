@@ -30,7 +30,7 @@ from gis_core.api.spatial import CRSGeometryField
 from gis_core.errors import InvalidInput, NotFound
 
 from .assets import CityComponent, ComponentClass, ComponentStatus
-from .selectors.components import component_classes, component_get, components_visible
+from .selectors.components import component_classes, component_filter, component_get, components_visible
 from .services.components import ComponentInput, component_create, component_status_set, component_update
 
 __all__ = [
@@ -115,21 +115,7 @@ COMPONENT_EXPORT = ListExport(
 
 
 def _component_filters(request, qs):
-    """``class`` (a minor class code, or a major class code for all its minors) and ``status``."""
-    params = request_params(request)
-    if code := (params.get("class") or "").strip():
-        if len(code) == 2:
-            qs = qs.filter(component_class__major__code=code)
-        else:
-            qs = qs.filter(component_class__code=code)
-    if value := (params.get("status") or "").strip():
-        wanted = value.split(",")
-        if bad := [s for s in wanted if s not in ComponentStatus.values]:
-            raise InvalidInput(
-                f"状态 status 应为 {' / '.join(ComponentStatus.values)}", details={"status": bad}
-            )
-        qs = qs.filter(status__in=wanted)
-    return qs
+    return component_filter(qs, request_params(request))
 
 
 COMPONENT_FILTERS = [

@@ -62,15 +62,10 @@ def _components() -> QuerySet:
 
 
 def _component_filters(qs: QuerySet, params: Mapping[str, Any]) -> QuerySet:
-    """``class``: a minor class code (4 digits) or a major one (2: all its minors); ``status``."""
-    from grids.models import ComponentStatus
+    """``class`` (4-digit minor or 2-digit major code) and ``status``: the API's filters."""
+    from grids.selectors.components import component_filter
 
-    if code := str(params.get("class") or "").strip():
-        field = "component_class__major__code" if len(code) == 2 else "component_class__code"
-        qs = qs.filter(**{field: code})
-    if wanted := _choices(params, "status", ComponentStatus.values, "状态"):
-        qs = qs.filter(status__in=wanted)
-    return qs
+    return component_filter(qs, params)
 
 
 register_layer(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import QuerySet
 
 from accounts.scoping import Jurisdiction, scope_queryset
-from gis_core.errors import NotFound
+from gis_core.errors import InvalidInput, NotFound
 
-from ..assets import CityComponent, ComponentClass
+from ..assets import CityComponent, ComponentClass, ComponentStatus
 
-__all__ = ["component_classes", "component_get", "components_visible"]
+__all__ = ["component_classes", "component_filter", "component_get", "components_visible"]
 
 
 def component_classes() -> QuerySet[ComponentClass]:
@@ -22,6 +25,21 @@ def components_visible(jurisdiction: Jurisdiction) -> QuerySet[CityComponent]:
         CityComponent.objects.select_related("component_class__major").prefetch_related("photos"),
         jurisdiction,
     )
+
+
+def component_filter(qs: QuerySet[CityComponent], params: Mapping[str, Any]) -> QuerySet[CityComponent]:
+    """The component filters of the API and the tile layer: ``class`` — a minor class code
+    (4 digits) or a major one (2 digits: all its minors) — and ``status`` (comma-separated)."""
+    if code := str(params.get("class") or "").strip():
+        field = "component_class__major__code" if len(code) == 2 else "component_class__code"
+        qs = qs.filter(**{field: code})
+    wanted = [v.strip() for v in str(params.get("status") or "").split(",") if v.strip()]
+    if bad := [v for v in wanted if v not in ComponentStatus.values]:
+        raise InvalidInput(
+            f"状态 status 应为 {' / '.join(ComponentStatus.values)}（可逗号分隔），实际为“{'、'.join(bad)}”",
+            details={"status": bad, "allowed": list(ComponentStatus.values)},
+        )
+    return qs.filter(status__in=wanted) if wanted else qs
 
 
 def component_get(*, code: str, jurisdiction: Jurisdiction) -> CityComponent:
