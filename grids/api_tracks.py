@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import re
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import orjson
 from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from accounts.permissions import principal_of
@@ -35,11 +40,36 @@ EXPORTS = {
 }
 
 
+# an integer of 19 digits or more: orjson would read one beyond 64 bits as a float
+_LONG_INTEGER = re.compile(rb"(?<![.\d])\d{19,}(?![.\deE])")
+
+
+class BatchJSONParser(JSONParser):
+    """JSON read by orjson (several times faster than the standard library on a 5,000-fix
+    batch). A body orjson refuses (a lone surrogate, a number beyond a double, another
+    charset) or could read otherwise (an integer beyond 64 bits) goes to DRF's own parser,
+    so every body gets the answer it got before."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        body = stream.read() if stream is not None else b""
+        charset = (parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET
+        if charset.lower().replace("-", "") in ("utf8", "ascii") and not _LONG_INTEGER.search(body):
+            try:
+                return orjson.loads(body)
+            except orjson.JSONDecodeError:
+                pass
+        return super().parse(io.BytesIO(body), media_type, parser_context)
+
+
 class PositionsView(APIView):
     """上报巡查位置（批量，最多 5,000 个）。网格员本人的账号可省略 staff；系统密钥可为管辖范围内任何人上报。
     同一人同一时间的位置只存一次；无效的位置逐个返回原因。"""
 
     required_scopes = {"POST": "tracks:write"}
+    parser_classes = [
+        BatchJSONParser,
+        *(p for p in api_settings.DEFAULT_PARSER_CLASSES if p is not JSONParser),
+    ]
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request):

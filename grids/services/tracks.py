@@ -18,7 +18,9 @@ whatever arrives when. A per-person advisory lock serializes two batches of one 
 **Speed** (target ≥ 50,000 fixes/s): a uniform batch is parsed column-wise with numpy, the
 people's stored neighbours come in one query, the rows go in one binary COPY built with
 numpy, and their packed playback chunks (``grids_track_chunk``, migration 0004) are written
-from the same arrays.
+from the same arrays. A batch costs seven statements (BEGIN and COMMIT included): locks,
+partition check and neighbours travel together, and so do the chunks and ``last_position_at``;
+the running distance reuses the steps the cleaner measured.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import csv
 import datetime as dt
 import io
 import math
+import operator
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -46,9 +49,9 @@ from gis_core.imports.readers import decode_text
 from gis_core.selectors.locate import locate_points_raw
 
 from ..models import GridStaff, StaffStatus
-from ..tracking.clean import REASONS, CleanRules, clean_fixes
-from ..tracking.trips import running_distance
-from .partitions import month_of, positions_partitions_ensure
+from ..tracking.clean import REASONS, CleanRules, clean_fixes_steps
+from ..tracking.trips import accumulate, running_distance
+from .partitions import month_of, partition_name, positions_partitions_ensure
 
 __all__ = [
     "IngestResult",
@@ -144,6 +147,7 @@ class _Batch:
 
 
 _NUMBER = frozenset({int, float})
+_FIVE_KEYS = operator.itemgetter("staff", "t", "lon", "lat", "accuracy")
 
 
 def _parse_uniform(items: list, default_staff: int | None) -> _Batch | None:
@@ -151,18 +155,24 @@ def _parse_uniform(items: list, default_staff: int | None) -> _Batch | None:
     parsed column by column with numpy; None when any item needs the per-item parser."""
     if set(map(type, items)) != {dict}:
         return None
-    staff = [item.get("staff", default_staff) for item in items]
-    t = [item.get("t", item.get("time")) for item in items]
-    lon = [item.get("lon") for item in items]
-    lat = [item.get("lat") for item in items]
-    accuracy = [item.get("accuracy") for item in items]
+    try:  # the commonest shape, every key present and nothing else: columns in C
+        if set(map(len, items)) != {5}:
+            raise KeyError
+        staff, t, lon, lat, accuracy = zip(*map(_FIVE_KEYS, items), strict=True)
+    except KeyError:
+        staff = [item.get("staff", default_staff) for item in items]
+        t = [item.get("t", item.get("time")) for item in items]
+        lon = [item.get("lon") for item in items]
+        lat = [item.get("lat") for item in items]
+        accuracy = [item.get("accuracy") for item in items]
+        if any(item.get("valid") is not None for item in items):
+            return None
     if (
         set(map(type, staff)) != {int}
         or not set(map(type, t)) <= _NUMBER
         or not set(map(type, lon)) <= _NUMBER
         or not set(map(type, lat)) <= _NUMBER
         or not set(map(type, accuracy)) <= _NUMBER | {type(None)}
-        or any(item.get("valid") is not None for item in items)
     ):
         return None
     n = len(items)
@@ -186,6 +196,7 @@ def _parse_uniform(items: list, default_staff: int | None) -> _Batch | None:
     b.t[b.reason != ""] = math.nan
     b.lon[b.reason != ""] = math.nan
     b.lat[b.reason != ""] = math.nan
+    b.accuracy[b.reason != ""] = math.nan
     return b
 
 
@@ -205,7 +216,7 @@ def _parse(items: list, default_staff: int | None) -> _Batch:
         staff = item.get("staff", default_staff)
         if isinstance(staff, str) and staff.strip().isdigit():
             staff = int(staff)
-        if not isinstance(staff, int) or isinstance(staff, bool) or staff <= 0:
+        if not isinstance(staff, int) or isinstance(staff, bool) or not 0 < staff < 2**63:
             b.reason[i] = "bad_staff"
             continue
         b.staff[i] = staff
@@ -260,11 +271,26 @@ def own_staff_id(principal: Principal) -> int | None:
 # ------------------------------------------------------------------ storing
 
 
-def _stored_around(cur, staff_ids: list[int], t0: list[float], t1: list[float]) -> dict[int, np.ndarray]:
-    """Each person's stored fixes from the last one before their ``t0`` to the first one after
-    their ``t1``: rows (t, lon, lat, cum) in time order — one query for the whole batch."""
+_SAVEPOINT = "grids_positions_copy"
+
+
+def _lock_and_read(
+    cur, staff_ids: list[int], t0: list[float], t1: list[float], partitions: list[str]
+) -> tuple[set[str], dict[int, np.ndarray]]:
+    """One round trip for everything a batch needs before it is cleaned: the people's advisory
+    locks (in id order: two batches never wait on each other crosswise), which of
+    ``partitions`` do not exist, each person's stored fixes from the last one before their
+    ``t0`` to the first one after their ``t1`` — rows (t, lon, lat, cum) in time order — and
+    the savepoint of the COPY, with the chunk insert trigger told to stand aside.
+
+    The statements travel together (client-side binding) but run one after the other, each
+    with its own snapshot (READ COMMITTED): the read sees what a batch we waited for committed.
+    """
     cur.execute(
         """
+        SELECT (SELECT count(pg_advisory_xact_lock(%(lock)s, s)) FROM unnest(%(s)s::int[]) AS s),
+               (SELECT coalesce(array_agg(n), '{}') FROM unnest(%(parts)s::text[]) AS n
+                 WHERE to_regclass(n) IS NULL);
         SELECT v.s, q.* FROM unnest(%(s)s::bigint[], %(t0)s::float8[], %(t1)s::float8[]) AS v(s, t0, t1)
         CROSS JOIN LATERAL (
           SELECT extract(epoch FROM recorded_at)::float8, ST_X(geom), ST_Y(geom), cum_m FROM (
@@ -281,26 +307,58 @@ def _stored_around(cur, staff_ids: list[int], t0: list[float], t1: list[float]) 
               ORDER BY recorded_at LIMIT 1)
           ) w
         ) q
-        ORDER BY 1, 2
+        ORDER BY 1, 2;
+        SAVEPOINT """
+        + _SAVEPOINT
+        + """;
+        SELECT set_config('civgrid.track_chunks_by', 'ingest', true)
         """,
-        {"s": staff_ids, "t0": t0, "t1": t1},
+        {"lock": _LOCK_CLASS, "s": staff_ids, "t0": t0, "t1": t1, "parts": partitions},
     )
+    missing = set(cur.fetchone()[1])
+    cur.nextset()
     rows = np.array(cur.fetchall(), dtype=float).reshape(-1, 5)
+    while cur.nextset():  # the savepoint and the setting: nothing to read
+        pass
     found = {}
     if len(rows):
         cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
         found = {int(part[0, 0]): part[:, 1:] for part in np.split(rows, cuts)}
-    return {s: found.get(s, np.zeros((0, 4))) for s in staff_ids}
+    return missing, {s: found.get(s, np.zeros((0, 4))) for s in staff_ids}
+
+
+def _months(first: float, last: float) -> list[dt.date]:
+    """Every local month from ``first``'s to ``last``'s (epoch seconds)."""
+    month = month_of(dt.datetime.fromtimestamp(first, tz=dt.UTC))
+    end = month_of(dt.datetime.fromtimestamp(last, tz=dt.UTC))
+    months = []
+    while month <= end:
+        months.append(month)
+        month = dt.date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    return months
 
 
 @dataclass
 class _Rows:
-    staff: list = field(default_factory=list)
-    t: list = field(default_factory=list)
-    lon: list = field(default_factory=list)
-    lat: list = field(default_factory=list)
-    accuracy: list = field(default_factory=list)
-    cum: list = field(default_factory=list)
+    """The fixes to store, gathered per person as arrays and joined once (:meth:`join`)."""
+
+    parts: list = field(default_factory=list)
+    newest: dict[int, float] = field(default_factory=dict)  # each person's newest time
+    staff: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lon: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    lat: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    accuracy: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cum: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def add(self, staff_id: int, t, lon, lat, accuracy, cum) -> None:
+        self.parts.append((np.full(len(t), staff_id, dtype=np.int64), t, lon, lat, accuracy, cum))
+        self.newest[staff_id] = float(t.max())
+
+    def join(self) -> None:
+        if self.parts:
+            columns = [np.concatenate(c) for c in zip(*self.parts, strict=True)]
+            self.staff, self.t, self.lon, self.lat, self.accuracy, self.cum = columns
 
 
 def _plan_staff(
@@ -310,7 +368,7 @@ def _plan_staff(
     returns the cum_m updates of stored fixes [(t, cum) …] and the shift for the later ones as
     ("shift", after_t, delta)."""
     t0, t1 = float(b.t[idx].min()), float(b.t[idx].max())
-    reason = clean_fixes(
+    reason, judged_t, judged_steps = clean_fixes_steps(
         b.t[idx], b.lon[idx], b.lat[idx], now=now, accuracy=b.accuracy[idx], valid=b.valid[idx],
         stored_t=stored[:, 0], stored_lon=stored[:, 1], stored_lat=stored[:, 2], rules=rules,
     )  # fmt: skip
@@ -327,15 +385,14 @@ def _plan_staff(
     is_new = np.concatenate([np.zeros(len(anchor) + len(window), dtype=bool), np.ones(len(ok), dtype=bool)])
     order = np.argsort(m_t, kind="stable")
     m_t, m_lon, m_lat, is_new = m_t[order], m_lon[order], m_lat[order], is_new[order]
-    cum = running_distance(m_lon, m_lat, float(anchor[0, 3]) if len(anchor) else 0.0)
+    start_m = float(anchor[0, 3]) if len(anchor) else 0.0
+    if np.array_equal(judged_t[: len(m_t)], m_t):  # the cleaner measured these steps already
+        cum = accumulate(judged_steps[: len(m_t) - 1], start_m, len(m_t))
+    else:  # a fix it judged was turned away
+        cum = running_distance(m_lon, m_lat, start_m)
     new_pos = np.flatnonzero(is_new)
     new_order = ok[np.argsort(b.t[ok], kind="stable")]
-    rows.staff += [staff_id] * len(new_pos)
-    rows.t += m_t[new_pos].tolist()
-    rows.lon += m_lon[new_pos].tolist()
-    rows.lat += m_lat[new_pos].tolist()
-    rows.accuracy += b.accuracy[new_order].tolist()
-    rows.cum += cum[new_pos].tolist()
+    rows.add(staff_id, m_t[new_pos], m_lon[new_pos], m_lat[new_pos], b.accuracy[new_order], cum[new_pos])
     changes: list = []
     old_window = dict(zip(window[:, 0].tolist(), window[:, 3].tolist(), strict=True))
     for i in np.flatnonzero(~is_new):
@@ -380,10 +437,7 @@ def _copy_binary(rows: _Rows) -> bytes:
     COPY takes rows in any order. ``recorded_at`` is microseconds since 2000 rounded as
     ``to_timestamp`` rounds; ``geom`` is EWKB with its SRID (what ``geometry_recv`` reads).
     """
-    staff = np.asarray(rows.staff, dtype=np.int64)
-    t = np.asarray(rows.t, dtype=float)
-    lon, lat = np.asarray(rows.lon, dtype=float), np.asarray(rows.lat, dtype=float)
-    accuracy, cum = np.asarray(rows.accuracy, dtype=float), np.asarray(rows.cum, dtype=float)
+    staff, t, lon, lat, accuracy, cum = rows.staff, rows.t, rows.lon, rows.lat, rows.accuracy, rows.cum
     grid_codes, region_codes = _locate(lon, lat)
     grid_len = np.fromiter(map(len, grid_codes), dtype=np.int64, count=len(grid_codes))
     region_len = np.fromiter(map(len, region_codes), dtype=np.int64, count=len(region_codes))
@@ -421,17 +475,21 @@ def _copy_binary(rows: _Rows) -> bytes:
 _CHUNK_S = 900  # the 15-minute buckets of grids_track_chunk (migration 0004)
 
 
+_LAST_POSITION = (
+    "UPDATE grids_gridstaff g SET last_position_at = GREATEST(g.last_position_at, to_timestamp(v.t)) "
+    "FROM unnest(%s::bigint[], %s::float8[]) AS v(id, t) WHERE g.id = v.id"
+)
+
+
 def _chunk_add(cur, rows: _Rows) -> None:
     """Pack the stored rows per (person, 15-minute bucket) as the chunk table holds them
     (t, lon, lat, cum as big-endian doubles, time order) and hand them to
-    ``grids_track_chunk_add``, which appends them or rebuilds a bucket they land inside."""
-    staff = np.asarray(rows.staff, dtype=np.int64)
-    t = np.asarray(rows.t, dtype=float)
-    order = np.lexsort((t, staff))
-    staff, t = staff[order], t[order]
-    packed = np.column_stack(
-        [t, np.asarray(rows.lon)[order], np.asarray(rows.lat)[order], np.asarray(rows.cum)[order]]
-    ).astype(">f8")
+    ``grids_track_chunk_add``, which appends them or rebuilds a bucket they land inside —
+    in the same statement as the people's ``last_position_at`` and the end of the insert
+    trigger's standing aside (one round trip)."""
+    order = np.lexsort((rows.t, rows.staff))
+    staff, t = rows.staff[order], rows.t[order]
+    packed = np.column_stack([t, rows.lon[order], rows.lat[order], rows.cum[order]]).astype(">f8")
     bucket = np.floor_divide(t, _CHUNK_S) * _CHUNK_S
     starts = np.flatnonzero(np.r_[True, (np.diff(staff) != 0) | (np.diff(bucket) != 0)])
     ends = np.r_[starts[1:], len(t)]
@@ -440,9 +498,13 @@ def _chunk_add(cur, rows: _Rows) -> None:
     # server-side binding, so the packed bytes travel as binary bytea (not as hex text)
     with psycopg.Cursor(cur.cursor.connection) as bound:
         bound.execute(
+            f"WITH seen AS ({_LAST_POSITION} RETURNING 1) "
             "SELECT grids_track_chunk_add(%s::bigint[], %s::timestamptz[], %s::timestamptz[], "
-            "%s::timestamptz[], %s::integer[], %s::bytea[]), set_config('civgrid.track_chunks_by', '', true)",
+            "%s::timestamptz[], %s::integer[], %s::bytea[]), "
+            "set_config('civgrid.track_chunks_by', '', true), (SELECT count(*) FROM seen)",
             [
+                list(rows.newest),
+                list(rows.newest.values()),
                 staff[starts].tolist(),
                 [moment(b, dt.UTC) for b in bucket[starts].tolist()],
                 [moment(x, dt.UTC) for x in t[starts].tolist()],
@@ -454,28 +516,31 @@ def _chunk_add(cur, rows: _Rows) -> None:
 
 
 def _copy_insert(cur, rows: _Rows) -> int:
-    """Store the rows with one binary COPY straight into the partitioned table, and their
-    packed chunks (the insert trigger stands aside for this COPY: we hold the rows already).
+    """Store the rows with one binary COPY straight into the partitioned table, their packed
+    chunks (the insert trigger stands aside for this COPY: we hold the rows already) and the
+    people's ``last_position_at``.
 
     The cleaner has already turned away every fix of these people stored in the batch's time
     window, under their advisory locks, so nothing can conflict — unless a writer that does
-    not take the lock got there first. Then the COPY is undone (savepoint) and the rows go
-    through a temp table and ``INSERT … ON CONFLICT DO NOTHING``: stored once, whatever; the
-    trigger packs the rows that were stored.
+    not take the lock got there first. Then the COPY is undone (back to the savepoint
+    :func:`_lock_and_read` set) and the rows go through a temp table and
+    ``INSERT … ON CONFLICT DO NOTHING``: stored once, whatever; the trigger packs the rows
+    that were stored. The savepoint itself goes with the enclosing transaction or savepoint.
     """
     data = _copy_binary(rows)
     raw = cur.cursor  # psycopg 3 cursor under Django's wrapper: COPY
     try:
-        with transaction.atomic():
-            cur.execute("SELECT set_config('civgrid.track_chunks_by', 'ingest', true)")
-            with raw.copy(f"COPY grids_position ({_COPY_COLUMNS}) FROM STDIN (FORMAT binary)") as copy:
-                copy.write(data)
-            _chunk_add(cur, rows)
-            return len(rows.t)
+        with raw.copy(f"COPY grids_position ({_COPY_COLUMNS}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(data)
     except (IntegrityError, psycopg.errors.UniqueViolation):
         pass
-    cur.execute("SELECT set_config('civgrid.track_chunks_by', '', true)")
-    cur.execute("CREATE TEMP TABLE IF NOT EXISTS _grids_position_in (LIKE grids_position INCLUDING DEFAULTS)")
+    else:
+        _chunk_add(cur, rows)
+        return len(rows.t)
+    cur.execute(
+        f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}; SELECT set_config('civgrid.track_chunks_by', '', true); "
+        "CREATE TEMP TABLE IF NOT EXISTS _grids_position_in (LIKE grids_position INCLUDING DEFAULTS)"
+    )
     with raw.copy(f"COPY _grids_position_in ({_COPY_COLUMNS}) FROM STDIN (FORMAT binary)") as copy:
         copy.write(data)
     cur.execute(
@@ -483,7 +548,9 @@ def _copy_insert(cur, rows: _Rows) -> int:
         f"SELECT {_COPY_COLUMNS}, now() FROM _grids_position_in ON CONFLICT DO NOTHING"
     )
     inserted = cur.rowcount
-    cur.execute("TRUNCATE _grids_position_in")
+    cur.execute(
+        f"TRUNCATE _grids_position_in; {_LAST_POSITION}", [list(rows.newest), list(rows.newest.values())]
+    )
     return inserted
 
 
@@ -537,36 +604,34 @@ def positions_ingest(
     with transaction.atomic(), connection.cursor() as cur:
         todo = b.reason == ""
         staff_ids = sorted(set(b.staff[todo].tolist()))
-        # in id order (unnest keeps the array's): two batches never wait on each other crosswise
-        cur.execute(
-            "SELECT count(pg_advisory_xact_lock(%s, s)) FROM unnest(%s::int[]) AS s", [_LOCK_CLASS, staff_ids]
-        )
-        rows, changes = _Rows(), {}
         mine = {s: np.flatnonzero(todo & (b.staff == s)) for s in staff_ids}
-        stored = _stored_around(
+        # the months any fix may be stored in (the cleaner's age window), checked on the way
+        when = b.t[todo]
+        when = when[(when >= now_s - rules.max_age_s) & (when <= now_s + rules.future_skew_s)]
+        checked = _months(float(when.min()), float(when.max())) if len(when) else []
+        missing, stored = _lock_and_read(
             cur,
             staff_ids,
             [float(b.t[i].min()) for i in mine.values()],
             [float(b.t[i].max()) for i in mine.values()],
+            [partition_name(m) for m in checked],
         )
+        rows, changes = _Rows(), {}
         for staff_id in staff_ids:
             changes[staff_id] = _plan_staff(staff_id, mine[staff_id], stored[staff_id], b, now_s, rules, rows)
-        if rows.t:
-            first = dt.datetime.fromtimestamp(min(rows.t), tz=dt.UTC)
-            last = dt.datetime.fromtimestamp(max(rows.t), tz=dt.UTC)
-            positions_partitions_ensure(start=month_of(first), end=month_of(last))
+        rows.join()
+        if not len(rows.t):
+            cur.execute("SELECT set_config('civgrid.track_chunks_by', '', true)")
+        else:
+            months = _months(float(rows.t.min()), float(rows.t.max()))
+            if any(m not in checked or partition_name(m) in missing for m in months):
+                # made outside the COPY's savepoint: a fallback must not undo them
+                cur.execute(f"RELEASE SAVEPOINT {_SAVEPOINT}")
+                positions_partitions_ensure(start=months[0], end=months[-1])
+                cur.execute(f"SAVEPOINT {_SAVEPOINT}")
             result.accepted = _copy_insert(cur, rows)
             for staff_id, staff_changes in changes.items():
                 _apply_changes(cur, staff_id, staff_changes)
-            newest: dict[int, float] = {}
-            for s, t in zip(rows.staff, rows.t, strict=True):
-                newest[s] = max(t, newest.get(s, t))
-            cur.execute(
-                "UPDATE grids_gridstaff g "
-                "SET last_position_at = GREATEST(g.last_position_at, to_timestamp(v.t)) "
-                "FROM unnest(%s::bigint[], %s::float8[]) AS v(id, t) WHERE g.id = v.id",
-                [list(newest), list(newest.values())],
-            )
     for i in np.flatnonzero(b.reason != ""):
         code = b.reason[i]
         if code == "duplicate":

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
+import time
 
 import numpy as np
+import psycopg
 import pytest
 from django.db import connection
 from django.utils import timezone
@@ -18,8 +21,10 @@ from gis_core.selectors.locate import locate_points
 from grids.models import GridStaff, UnitGrid
 from grids.selectors.tracks import track_fetch
 from grids.services import tracks as tracks_service
+from grids.services.partitions import partition_name, positions_partitions
 from grids.services.staff import StaffInput, staff_create
 from grids.services.tracks import _parse, positions_ingest
+from grids.tracking.trips import running_distance
 
 A = Jurisdiction(region_code="510502000000")
 KEY_A = Principal("key:testa", frozenset(SCOPES), A, key_prefix="testa")
@@ -72,6 +77,34 @@ def test_uniform_batches_parse_as_the_per_item_parser_does():
     assert fast.t[1] == pytest.approx(now + 1.234) and fast.t[2] == now
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        None,  # every item has the five keys: read by itemgetter
+        {"staff": 7, "time": 1_763_600_009.0, "lon": 105.4, "lat": 28.9, "accuracy": 3},  # "time"
+        {"staff": 7, "t": 1_763_600_009.0, "lon": 105.4, "lat": 28.9, "valid": False},  # "valid"
+        {"staff": 7, "t": 1_763_600_009.0, "lon": 105.4, "lat": 28.9, "accuracy": "5"},  # a text
+    ],
+)
+def test_five_key_batches_parse_as_the_per_item_parser_does(odd):
+    now = 1_763_600_000.0
+    items = [
+        {"staff": 7, "t": now + i, "lon": 105.4 + i * 1e-4, "lat": 28.9, "accuracy": [5, None, 9.5][i % 3]}
+        for i in range(6)
+    ]
+    items[2]["t"] = math.nan
+    items[3]["staff"] = 0
+    if odd is not None:
+        items.append(odd)
+    fast = _parse(items, None)
+    slow = _parse([*items, "not an object"], None)
+
+    for name in ("staff", "t", "lon", "lat", "accuracy", "valid"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)[:-1], equal_nan=True), name
+    assert fast.reason.tolist() == slow.reason[:-1].tolist()
+    assert fast.reason.tolist()[2:4] == ["bad_time", "bad_staff"]
+
+
 def test_the_binary_copy_stores_every_column_as_written(staff, grid):
     now = timezone.now().timestamp()
     items = _walk(grid, 4, round(now) - 7200.0, staff.pk)
@@ -104,18 +137,23 @@ def test_the_binary_copy_stores_every_column_as_written(staff, grid):
     assert rows[0][6] == grid.code and rows[3][6] == ""
 
 
+def blind(real):
+    """``_lock_and_read`` as a writer that bypassed the lock sees it: no stored fixes."""
+
+    def read(cur, ids, t0, t1, partitions):
+        missing, stored = real(cur, ids, t0, t1, partitions)
+        return missing, {s: np.zeros((0, 4)) for s in stored}
+
+    return read
+
+
 def test_a_row_the_cleaner_did_not_see_is_not_stored_twice(staff, grid, monkeypatch):
     now = timezone.now().timestamp()
     items = _walk(grid, 5, now - 600, staff.pk)
     assert positions_ingest(principal=KEY_A, items=items[:2]).accepted == 2
 
     # a writer that bypassed the lock: the cleaner is blind to the two stored fixes
-    real = tracks_service._stored_around
-    monkeypatch.setattr(
-        tracks_service,
-        "_stored_around",
-        lambda cur, ids, t0, t1: {s: np.zeros((0, 4)) for s in real(cur, ids, t0, t1)},
-    )
+    monkeypatch.setattr(tracks_service, "_lock_and_read", blind(tracks_service._lock_and_read))
     result = positions_ingest(principal=KEY_A, items=items)
 
     assert result.accepted == 3  # the direct COPY failed on the key, the fallback skipped the two
@@ -171,12 +209,7 @@ def test_chunks_follow_every_write_path(staff, grid, monkeypatch):
     assert positions_ingest(principal=KEY_A, items=late).accepted == 10
     assert_chunks_exact(staff.pk)
     # the fallback path (a row the cleaner did not see), then the trigger for other writers
-    real = tracks_service._stored_around
-    monkeypatch.setattr(
-        tracks_service,
-        "_stored_around",
-        lambda cur, ids, t0, t1: {s: np.zeros((0, 4)) for s in real(cur, ids, t0, t1)},
-    )
+    monkeypatch.setattr(tracks_service, "_lock_and_read", blind(tracks_service._lock_and_read))
     assert positions_ingest(principal=KEY_A, items=walk[190:220]).accepted == 20
     monkeypatch.undo()
     assert_chunks_exact(staff.pk)
@@ -212,3 +245,103 @@ def test_fetch_from_chunks_equals_the_rows_for_any_window(staff, grid):
         window = dt.datetime.fromtimestamp(a, dt.UTC), dt.datetime.fromtimestamp(b, dt.UTC)
         got = track_fetch(staff.pk, *window)
         assert np.array_equal(got, fetch_rows(staff.pk, a, b)), (a, b)
+
+
+def test_a_month_without_a_partition_gets_one_before_its_rows(staff, grid, monkeypatch):
+    now = dt.datetime(2031, 6, 15, 4, 0, tzinfo=dt.UTC)  # no partition for May or June 2031
+    items = _walk(grid, 8, now.timestamp() - 600, staff.pk)
+    too_old = {**items[0], "t": now.timestamp() - 40 * 86_400}  # May: rejected, no partition
+
+    result = positions_ingest(principal=KEY_A, items=[*items[:5], too_old], now=now)
+
+    assert result.accepted == 5 and [r["code"] for r in result.rejected] == ["too_old"]
+    months = positions_partitions()
+    assert dt.date(2031, 6, 1) in months and dt.date(2031, 5, 1) not in months
+
+    def counts() -> tuple[int, int]:
+        with connection.cursor() as cur:
+            cur.execute(
+                f"SELECT count(*) FROM {partition_name(dt.date(2031, 6, 1))} WHERE staff_id = %s", [staff.pk]
+            )
+            in_month = cur.fetchone()[0]
+            cur.execute("SELECT count(*) FROM grids_position_default WHERE staff_id = %s", [staff.pk])
+            return in_month, cur.fetchone()[0]
+
+    assert counts() == (5, 0)
+    assert_chunks_exact(staff.pk)
+    staff.refresh_from_db()
+    assert staff.last_position_at.timestamp() == items[4]["t"]
+    # the fallback (a writer that bypassed the lock) keeps the chunks and the last position too
+    monkeypatch.setattr(tracks_service, "_lock_and_read", blind(tracks_service._lock_and_read))
+    assert positions_ingest(principal=KEY_A, items=items, now=now).accepted == 3
+    assert counts() == (8, 0)
+    assert_chunks_exact(staff.pk)
+    staff.refresh_from_db()
+    assert staff.last_position_at.timestamp() == items[-1]["t"]
+    with connection.cursor() as cur:
+        cur.execute("SELECT current_setting('civgrid.track_chunks_by', true)")
+        assert cur.fetchone()[0] == ""  # other writers of this transaction are packed again
+
+
+def test_the_running_distance_is_the_same_whichever_steps_it_reuses(staff, grid):
+    """cum_m comes from the cleaner's steps when it judged exactly the stored fixes, and is
+    measured again when it turned a fix away (a jump) or a stored fix lies after the batch."""
+    now = timezone.now().timestamp()
+    walk = _walk(grid, 60, now - 3600, staff.pk)
+    assert positions_ingest(principal=KEY_A, items=walk[:20]).accepted == 20  # nothing stored before
+    assert positions_ingest(principal=KEY_A, items=walk[40:]).accepted == 20  # an anchor before
+    jump = {**walk[25], "t": walk[25]["t"] + 1, "lon": walk[25]["lon"] + 0.05}  # 5 km in a second
+    late = positions_ingest(principal=KEY_A, items=[*walk[20:40], jump])  # between stored fixes
+    assert late.accepted == 20 and [r["code"] for r in late.rejected] == ["speed"]
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT ST_X(geom), ST_Y(geom), cum_m FROM grids_position WHERE staff_id = %s "
+            "ORDER BY recorded_at",
+            [staff.pk],
+        )
+        rows = np.array(cur.fetchall(), dtype=float)
+    expected = running_distance(rows[:, 0], rows[:, 1])
+    assert len(rows) == 60 and np.abs(rows[:, 2] - expected).max() < 1e-6
+    assert_chunks_exact(staff.pk)
+
+
+@pytest.fixture
+def other_writer():
+    """A second connection, committing (set up before ``db``, so its clean-up runs after the
+    test's transaction is rolled back: the rows it committed are deleted then)."""
+    from django.db import connection as django_connection
+
+    other = psycopg.connect(**django_connection.get_connection_params())
+    written: list[int] = []
+    yield other, written
+    other.rollback()
+    other.execute("DELETE FROM grids_position WHERE staff_id = ANY(%s)", [written])
+    other.commit()
+    other.close()
+
+
+def test_a_batch_that_waited_for_the_persons_lock_sees_what_the_other_committed(other_writer, staff, grid):
+    """The lock and the read travel in one round trip but are two statements: the read's
+    snapshot is taken after the wait, so the other batch's fixes are duplicates, not a
+    conflict the fallback has to absorb (the cleaner would have judged without them)."""
+    other, written = other_writer
+    written.append(staff.pk)
+    items = _walk(grid, 5, round(timezone.now().timestamp()) - 600.0, staff.pk)  # whole seconds
+    other.execute("SELECT pg_advisory_xact_lock(%s, %s)", [tracks_service._LOCK_CLASS, staff.pk])
+    for item in items[:2]:
+        other.execute(
+            "INSERT INTO grids_position (staff_id, recorded_at, geom, cum_m) "
+            "VALUES (%s, to_timestamp(%s), ST_SetSRID(ST_MakePoint(%s, %s), 4326), 0)",
+            [staff.pk, item["t"], item["lon"], item["lat"]],
+        )
+    committer = threading.Timer(1.0, other.commit)
+    committer.start()
+    started = time.monotonic()
+    result = positions_ingest(principal=KEY_A, items=items)
+    committer.join()
+
+    assert time.monotonic() - started >= 0.9  # it did wait for the lock
+    assert (result.accepted, result.duplicates) == (3, 2)
+    with connection.cursor() as cur:
+        cur.execute("SELECT to_regclass('_grids_position_in') IS NULL")  # no fallback
+        assert cur.fetchone()[0]

@@ -429,6 +429,46 @@ def test_positions_api_as_the_staff_members_own_phone(staff, grid):
     assert client.get(f"/api/v1/staff/{staff.pk}/track").status_code == 403
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"positions": [{"staff": 7, "t": 1763600000.5, "lon": 105.4, "lat": 28.9}], "crs": "gcj02"}',
+        b'[{"staff": 123456789012345678901234, "t": 1, "lon": 105.4, "lat": -0.0}]',  # beyond 64 bits
+        b"[-9223372036854775809, 18446744073709551616, 1.5e300, 12345678901234567890.5, 1e400]",
+        b'{"lon": 105.12345678901234567890123, "t": 1763600000123}',
+        '{"name": "巡查 \\ud800"}'.encode(),  # a lone surrogate: orjson refuses, json takes it
+        b'{"t": NaN}',
+        b"",
+        b"[1, 2,]",
+    ],
+)
+def test_the_positions_body_parses_as_drf_parses_it(body):
+    import io
+
+    from rest_framework.exceptions import ParseError
+    from rest_framework.parsers import JSONParser
+
+    from grids.api_tracks import BatchJSONParser
+
+    def parse(parser) -> object:
+        try:
+            return parser.parse(io.BytesIO(body), "application/json", {"encoding": "utf-8"})
+        except ParseError:
+            return ParseError
+
+    ours, drf = parse(BatchJSONParser()), parse(JSONParser())
+    assert repr(ours) == repr(drf)  # repr: inf and -0.0 compare as themselves
+
+
+def test_positions_api_answers_a_staff_id_beyond_64_bits_per_item(api, staff, grid):
+    fix = walk_through(grid, 1, start=timezone.now().timestamp() - 60)[0]
+    item = f'"t": {fix["t"]!r}, "lon": {fix["lon"]!r}, "lat": {fix["lat"]!r}'
+    body = '{"positions": [{"staff": 123456789012345678901234, ' + item + "}]}"
+    response = api.post("/api/v1/positions", body, content_type="application/json")
+    assert response.status_code == 200, response.content
+    assert [r["code"] for r in response.json()["rejected"]] == ["bad_staff"]  # as before orjson
+
+
 def test_the_demo_city_has_staff_for_every_grid_and_a_week_of_tracks(db):
     grids = UnitGrid.objects.filter(code__startswith="5105")
     covered = GridStaff.objects.filter(region_code__startswith="5105", role="full_time").values(

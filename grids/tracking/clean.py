@@ -23,12 +23,13 @@ out-of-order batch is checked against its real neighbours), and only new ones ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .geo import step_distances
 
-__all__ = ["REASONS", "CleanRules", "clean_fixes"]
+__all__ = ["REASONS", "CleanRules", "clean_fixes", "clean_fixes_steps"]
 
 REASONS: dict[str, str] = {
     "not_finite": "坐标或时间不是有限数值",
@@ -71,7 +72,17 @@ def _checks(t, lon, lat, accuracy, valid, now: float, rules: CleanRules) -> np.n
     return reason
 
 
-def clean_fixes(
+def clean_fixes(t: np.ndarray, lon: np.ndarray, lat: np.ndarray, **options: Any) -> np.ndarray:
+    """Reason per new fix of one person ('' = accepted), in input order.
+
+    ``t`` are epoch seconds; ``options`` are those of :func:`clean_fixes_steps` (``now``,
+    ``accuracy``, ``valid``, ``stored_t/lon/lat`` — that person's stored fixes around the new
+    ones, at least the last one before them, in time order — and ``rules``).
+    """
+    return clean_fixes_steps(t, lon, lat, **options)[0]
+
+
+def clean_fixes_steps(
     t: np.ndarray,
     lon: np.ndarray,
     lat: np.ndarray,
@@ -83,12 +94,11 @@ def clean_fixes(
     stored_lon: np.ndarray | None = None,
     stored_lat: np.ndarray | None = None,
     rules: CleanRules = CleanRules(),
-) -> np.ndarray:
-    """Reason per new fix of one person ('' = accepted), in input order.
-
-    ``t`` are epoch seconds. ``stored_*`` are that person's stored fixes around the new
-    ones (at least the last one before them), in time order.
-    """
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`clean_fixes`, and the time order it judged the speeds in (the stored fixes and
+    the new ones that passed every other check: times ``m_t``) with the geodesic steps along
+    it (metres, ``len(m_t) - 1``): a caller that needs the distances along the same fixes
+    need not measure them again."""
     t = np.asarray(t, dtype=float)
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -110,7 +120,7 @@ def clean_fixes(
         reason[ok[hit]] = "duplicate"
         ok = ok[~hit]
     if not len(ok):
-        return reason
+        return reason, np.zeros(0), np.zeros(0)
 
     # merge with the stored fixes in time order; stored ones are never judged
     m_t = np.concatenate([s_t, t[ok]])
@@ -125,7 +135,7 @@ def clean_fixes(
     with np.errstate(divide="ignore", invalid="ignore"):
         fast = (dist / dt > rules.max_speed_mps) & (dt <= rules.skip_after_s)
     if not fast.any():  # the usual case: nothing to judge one by one
-        return reason
+        return reason, m_t, dist
     # sequential: each fix is compared with the previous *accepted* one
     prev = 0
     for i in range(1, len(m_t)):
@@ -136,4 +146,4 @@ def clean_fixes(
                 reason[m_new[i]] = "speed"
                 continue
         prev = i
-    return reason
+    return reason, m_t, dist

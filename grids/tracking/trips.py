@@ -26,7 +26,7 @@ import numpy as np
 
 from .geo import local_xy, step_distances
 
-__all__ = ["Stop", "Trip", "TripRules", "running_distance", "split_trips"]
+__all__ = ["Stop", "Trip", "TripRules", "accumulate", "running_distance", "split_trips"]
 
 
 @dataclass(frozen=True)
@@ -71,9 +71,13 @@ class Stop:
 
 def running_distance(lon: np.ndarray, lat: np.ndarray, start_m: float = 0.0) -> np.ndarray:
     """Cumulative ground distance (metres) at every fix, starting at ``start_m``."""
-    steps = step_distances(lon, lat)
-    out = np.empty(len(lon))
-    if len(lon):
+    return accumulate(step_distances(lon, lat), start_m, len(lon))
+
+
+def accumulate(steps: np.ndarray, start_m: float, n: int) -> np.ndarray:
+    """The running distance of ``n`` fixes from the ``n - 1`` steps between them."""
+    out = np.empty(n)
+    if n:
         out[0] = start_m
         np.cumsum(steps, out=out[1:])
         out[1:] += start_m
