@@ -19,7 +19,7 @@ DEMO_SEED ?= 1
 WEB_WORKERS ?= 3
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: setup services migrate demo serve stop test lint bench clean backup restore fuzz
+.PHONY: setup services migrate demo serve stop test lint bench clean backup restore fuzz loadtest faults
 
 setup:
 	@bash scripts/setup.sh
@@ -77,6 +77,17 @@ bench: services
 	  $(PY) -m pip install -q -r requirements-bench.txt && echo "$$want" > .venv/.bench-sha; \
 	fi
 	@DJANGO_SETTINGS_MODULE=config.settings.bench $(PY) -m bench $(BENCH)
+
+# load test (loadtest/, README "## Production"): gunicorn + a Celery worker on the bench database
+# (civgrid_bench with the large city, built here if missing, as make bench does), locust on loopback; locust and its needs
+# (requirements-load.txt) go into .venv here only. LOADTEST_ARGS="--users 200 --duration 30" etc.
+LOADTEST_ARGS ?= --users 50,200,500 --duration 60 --scaling 1,2,4 --soak 600
+loadtest: services
+	@bash scripts/loadtest.sh $(LOADTEST_ARGS)
+
+# every fault test, the slow ones too (tests/test_faults_workers.py: make test skips them)
+faults: services
+	@CIVGRID_SLOW_FAULTS=1 DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest tests/test_faults.py tests/test_faults_workers.py -q
 
 clean: stop
 	rm -rf $(RUN)

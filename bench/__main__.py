@@ -62,6 +62,24 @@ def machine() -> dict:
     }
 
 
+def ensure_city() -> None:
+    """The bench database, migrated, with the large demo city (built once): used by every
+    benchmark part and by ``make loadtest``. Django must be set up."""
+    _ensure_database()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from demo.services import demo_city_build
+
+    scale = os.environ.get("BENCH_SCALE", "large")
+    t0 = time.perf_counter()
+    if demo_city_build(seed=1, scale=scale) is not None:
+        print(f"built the {scale} demo city in {time.perf_counter() - t0:.1f} s")
+    elif _predates_door_plates():
+        demo_city_build(seed=1, scale=scale, force=True)
+        print(f"rebuilt the {scale} demo city (it had no door plates) in {time.perf_counter() - t0:.1f} s")
+
+
 PARTS = ("locate", "geocode", "tiles", "tracks", "events", "civilization", "webmap")
 
 
@@ -79,19 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
 
     django.setup()
-    _ensure_database()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    from demo.services import demo_city_build
-
-    scale = os.environ.get("BENCH_SCALE", "large")
-    t0 = time.perf_counter()
-    if demo_city_build(seed=1, scale=scale) is not None:
-        print(f"built the {scale} demo city in {time.perf_counter() - t0:.1f} s")
-    elif _predates_door_plates():
-        demo_city_build(seed=1, scale=scale, force=True)
-        print(f"rebuilt the {scale} demo city (it had no door plates) in {time.perf_counter() - t0:.1f} s")
+    ensure_city()
 
     results = {"machine": machine(), "when": time.strftime("%Y-%m-%d %H:%M:%S %z")}
     if "events" in parts:  # the city's events, once: BENCH_EVENTS (default 1,000,000) in all

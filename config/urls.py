@@ -20,4 +20,4 @@ urlpatterns = [
 ]
 
 handler404 = "gis_core.api.errors.json_404"
-handler500 = "gis_core.api.errors.json_500"
+handler500 = "config.middleware.server_error"  # database down → 503; else gis_core's JSON 500

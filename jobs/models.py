@@ -77,6 +77,8 @@ class Job(models.Model):
     error = models.TextField("失败原因", blank=True)
     # who is processing it now ("host:pid:token"); a chunk commits only while this is still its runner
     runner = models.CharField(max_length=100, blank=True, editable=False)
+    # runs started since the last committed chunk; past CIVGRID["JOB_MAX_ATTEMPTS"] the job fails
+    attempts = models.PositiveSmallIntegerField("连续中断次数", default=0, editable=False)
 
     created_at = models.DateTimeField("创建时间", auto_now_add=True, db_index=True)
     started_at = models.DateTimeField("开始时间", null=True, blank=True)

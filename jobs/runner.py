@@ -12,6 +12,11 @@
   after re-reading the job row ``FOR UPDATE`` and finding its own id, status
   ``running`` and the ``done_rows`` it resumed from, so even a runner that lost
   its lock (a connection cut by the network) can never commit twice.
+* **A poisonous chunk is not redelivered forever.** A row that kills its worker
+  process (out of memory, a crash in a C library) would make the redelivered
+  task kill the next worker, and so on. Each claim counts an attempt, each
+  committed chunk resets the count, and a claim past ``JOB_MAX_ATTEMPTS``
+  fails the job instead of running it; the message is then acknowledged.
 * **Orphans are found, not waited for.** :func:`jobs_orphaned` (run when a
   worker starts, see ``tasks``) lists queued jobs and running jobs whose lock
   is free or whose heartbeat is older than ``JOB_STALE_AFTER_S`` (a host that
@@ -102,9 +107,21 @@ def _claim(job_id: UUID, runner: str, *, locked: bool) -> Job | None:
         if not locked and not (job.status == JobStatus.RUNNING and _is_stale(job)):
             return None  # another session holds the lock and is, or is about to be, running it
         now = timezone.now()
+        if job.attempts >= settings.CIVGRID["JOB_MAX_ATTEMPTS"]:
+            # every run since the last committed chunk died with its process: the next chunk kills
+            # its worker, and redelivering it again would only kill the next one
+            job.status, job.runner, job.finished_at, job.heartbeat_at = JobStatus.FAILED, "", now, now
+            job.error = (
+                f"任务连续 {job.attempts} 次在处理第 {job.done_rows + 1} 行起的一批数据时中断"
+                "（工作进程退出），已停止重试"
+            )
+            job.save(update_fields=["status", "runner", "finished_at", "heartbeat_at", "error"])
+            logger.error("job %s (%s): %s", job.pk, job.kind, job.error)
+            return None
         job.status, job.runner, job.heartbeat_at = JobStatus.RUNNING, runner, now
         job.started_at = job.started_at or now
-        job.save(update_fields=["status", "runner", "heartbeat_at", "started_at"])
+        job.attempts += 1
+        job.save(update_fields=["status", "runner", "heartbeat_at", "started_at", "attempts"])
         return job
 
 
@@ -135,6 +152,7 @@ def _commit(job_id: UUID, runner: str, done: int, chunk: list[TableRow], outcome
             done_rows=F("done_rows") + len(chunk),
             error_rows=F("error_rows") + sum(1 for o in outcomes if o.error),
             heartbeat_at=timezone.now(),
+            attempts=0,  # progress: the runs that died before were not this chunk's fault
         )
     return True
 

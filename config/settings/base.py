@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tiles.fastpath.CachedTileMiddleware",  # cached vector tiles, before sessions and DRF (tiles/fastpath.py)
+    "config.middleware.DependencyFailureMiddleware",  # database down: JSON 503; disk full: 507
+    "config.db_router.ReplicaReadsMiddleware",  # map/statistics GETs read from the replica, if any
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -102,7 +104,21 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # JIT off for our connections: PostGIS functions are costed so high (the spheroid ST_DWithin of
 # every range count) that short queries cross jit_above_cost and spend 0.4-1 s compiling what
 # runs in 0.1-0.2 s (BENCHMARKS.md, "Events"); the queries we send are not long analytic ones.
+# (Set before the replica below copies these settings.)
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# a PostGIS read replica for map tiles, heatmaps and statistics (config.db_router; none by default)
+if env("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = {**DATABASES["default"], **env.db_url("DATABASE_REPLICA_URL")}
+    DATABASES["replica"]["HOST"] = unquote(DATABASES["replica"]["HOST"] or "")
+    DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
+    DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
+# GET requests under these paths read the map's data from the replica when there is one
+CIVGRID_REPLICA_PATHS = [
+    "/tiles/", "/api/v1/events/heatmap", "/api/v1/events/clusters", "/api/v1/events/stats",
+    "/api/v1/events/performance", "/api/v1/components/heatmap", "/api/v1/components/clusters",
+    "/api/v1/components/stats", "/api/v1/civilization/units/heatmap", "/api/v1/civilization/units/clusters",
+    "/api/v1/civilization/units/stats", "/api/v1/civilization/density", "/api/v1/track-stats",
+]  # fmt: skip
 
 # ------------------------------------------------------------------ redis, cache, celery
 REDIS_URL = env("REDIS_URL", default=f"unix://{RUN_DIR / 'redis.sock'}?db=0")
@@ -167,6 +183,11 @@ STATICFILES_DIRS = [
 ]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = env("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / ".run" / "media"))
+# uploads are written whole or not at all (a full disk leaves no partial file: config.storage)
+STORAGES = {
+    "default": {"BACKEND": "config.storage.MediaStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 50 * 1024 * 1024
 
@@ -221,6 +242,7 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the web pages read it to send X-CSRFToken
+CSRF_FAILURE_VIEW = "config.middleware.csrf_failure"  # the API's JSON error shape, not an HTML 403
 # django-axes: lock the account and, separately, the source address after 5 failures
 AXES_FAILURE_LIMIT = env.int("CIVGRID_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("CIVGRID_LOCKOUT_MINUTES", default=30) / 60  # hours
@@ -263,6 +285,9 @@ CIVGRID = {
     "JOB_STALE_AFTER_S": env.int("CIVGRID_JOB_STALE_AFTER_S", default=60),
     # headless Chromium that prints map exports to PNG/PDF (gis_core/mapexport.py; Debian package chromium)
     "CHROMIUM_PATH": env("CIVGRID_CHROMIUM", default="/usr/bin/chromium"),
+    # a job whose runs die this many times in a row without committing a chunk (a row that kills
+    # its worker: out of memory, a crash in a C library) fails instead of being redelivered forever
+    "JOB_MAX_ATTEMPTS": env.int("CIVGRID_JOB_MAX_ATTEMPTS", default=3),
     # events: possible duplicates are open events of the same category within this ground
     # distance (m) reported within this many days; attachments per request and their size caps
     "EVENT_DUPLICATE_RADIUS_M": env.float("CIVGRID_EVENT_DUPLICATE_RADIUS_M", default=50.0),

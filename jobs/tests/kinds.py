@@ -1,7 +1,9 @@
 """A job kind that exists only in tests: it exercises the job machinery without the geocoder.
 
 ``upper`` upper-cases the chosen column. An empty cell is a row error, the
-value ``boom`` makes the handler raise (a poisonous row), and the option
+value ``boom`` makes the handler raise (a poisonous row), the value ``crash``
+kills the process running it (a row that kills its worker; only in a test
+worker, ``CIVGRID_TEST_WORKER=1``, never in pytest's own process), and the option
 ``sleep`` (seconds per row) makes a job slow enough to kill a worker in the
 middle of it. Each result records the process that produced it.
 """
@@ -9,6 +11,7 @@ middle of it. Each result records the process that produced it.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from typing import Any
 
@@ -36,6 +39,8 @@ def upper_rows(rows: list[dict[str, str]], ctx: JobContext) -> list[RowOutcome]:
         value = row.get(ctx.column, "")
         if value == "boom":
             raise Boom("boom")
+        if value == "crash" and os.environ.get("CIVGRID_TEST_WORKER") == "1":
+            os.kill(os.getpid(), signal.SIGKILL)
         if ctx.options.get("sleep"):
             time.sleep(ctx.options["sleep"])
         if value:

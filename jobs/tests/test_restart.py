@@ -12,6 +12,7 @@ by design.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -86,6 +87,8 @@ class Workers:
             "DATABASE_URL": f"postgis://{db['USER']}@{quote(db['HOST'], safe='')}/{db['NAME']}",
             "DJANGO_MEDIA_ROOT": settings.MEDIA_ROOT,
             "PYTHONUNBUFFERED": "1",
+            "CIVGRID_TEST_WORKER": "1",  # the test kind's ``crash`` value kills the process (kinds.py)
+            "CIVGRID_JOB_MAX_ATTEMPTS": "3",
         }
 
     def start(self) -> subprocess.Popen:
@@ -154,15 +157,16 @@ def workers(db, tmp_path) -> Iterator[Workers]:
 
 
 @pytest.fixture
-def submit_slow_job(db) -> Iterator[Callable[[], Job]]:
+def submit_slow_job(db) -> Iterator[Callable[..., Job]]:
     """Submits a committed ``upper`` job of ROWS rows (one empty: a row error); its task is sent at once."""
     user = get_user_model().objects.create_user(f"restart-{secrets.token_hex(4)}", password="x-Restart-12345")
     caller = JobCaller(jurisdiction=Jurisdiction(region_code="510502000000"), user_id=user.pk)
     values = [f"row{i}" if i != 7 else "" for i in range(1, ROWS + 1)]
     jobs: list[Job] = []
 
-    def submit() -> Job:
-        upload = csv_upload([["id", "名称"], *([str(i), v] for i, v in enumerate(values, start=1))])
+    def submit(crash_at: int | None = None) -> Job:
+        cells = [v if i != crash_at else "crash" for i, v in enumerate(values, start=1)]
+        upload = csv_upload([["id", "名称"], *([str(i), v] for i, v in enumerate(cells, start=1))])
         form = {"sleep": str(SLEEP_PER_ROW)}
         jobs.append(job_create(kind="upper", caller=caller, upload=upload, column="名称", form=form))
         return jobs[-1]
@@ -231,3 +235,22 @@ def test_a_killed_pool_process_is_redelivered_and_the_job_resumes(workers, submi
     pids = _assert_every_row_exactly_once(slow_job)
     assert runner_pid in set(pids.values())
     assert {pid for n, pid in pids.items() if n > killed_at + 4} - {runner_pid}
+
+
+def test_a_row_that_kills_its_worker_fails_the_job_after_a_bounded_number_of_runs(workers, submit_slow_job):
+    """Without a bound, ``reject_on_worker_lost`` would redeliver the task to the next process
+    forever, each run dying on the same chunk (issue 10)."""
+    workers.start()
+    job = submit_slow_job(crash_at=10)  # chunks of 4 rows: rows 1-8 commit, the chunk of 9-12 kills
+    _wait_for("the job to end", lambda: not _state(job).is_active, workers.logs)
+    job = _state(job)
+    assert (job.status, job.done_rows, job.attempts) == (JobStatus.FAILED, 8, 3), job.error
+    assert "连续 3 次" in job.error and "第 9 行" in job.error
+    assert list(job.rows.order_by("row_no").values_list("row_no", flat=True)) == list(range(1, 9))
+    # the last delivery was acknowledged: no message for the job waits in the queue or unacknowledged
+    time.sleep(1)
+    with celery_app.connection_for_write() as conn:
+        client = conn.default_channel.client
+        waiting = [json.loads(raw) for raw in client.lrange(workers.queue, 0, -1)]
+        waiting += [json.loads(raw)[0] for raw in client.hgetall("unacked").values()]
+    assert not [m for m in waiting if str(job.pk).encode() in base64.b64decode(m["body"])]
