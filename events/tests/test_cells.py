@@ -261,3 +261,36 @@ def test_statistics_by_region_and_month_sum_the_cells(spread, category):
         assert used is cells
         assert served == scanned
         assert sum(r["count"] for r in served) >= 40
+
+
+def test_a_map_view_sums_the_cells_inside_and_reads_the_points_along_its_edges(spread, api):
+    """A heatmap of a bbox (the map's view): the cells wholly inside it are summed, only the
+    points of the band along its edges are read — the same bins and total as the scan."""
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    xs = [e.geom.x for e in spread]
+    ys = [e.geom.y for e in spread]
+    west, south, east, north = min(xs), min(ys), max(xs), max(ys)
+    rng = np.random.default_rng(11)
+    used_cells = 0
+    for _ in range(12):
+        # boxes from a sliver of the points to all of them, edges cutting through cells
+        fx = sorted(rng.uniform(-0.9, 1.9, 2))
+        fy = sorted(rng.uniform(-0.9, 1.9, 2))
+        box = (
+            west + (east - west) * fx[0], south + (north - south) * fy[0],
+            west + (east - west) * fx[1], south + (north - south) * fy[1],
+        )  # fmt: skip
+        for zoom in (14, 13, 12):
+            grid = BinGrid.for_zoom("square", zoom)
+            served, scanned, used = _both(lambda box=box, grid=grid: heatmap(district, grid, box=box))
+            expected = RangeFilter(bbox=box).apply(district)
+            assert _bins(served) == _bins(scanned)
+            assert served.count == scanned.count == expected.count()
+            used_cells += used
+    assert used_cells >= 6  # boxes wide enough (3 cells or more) took the cells
+    # through the API, the view's heatmap counts what the list counts
+    bbox = ",".join(f"{v:.6f}" for v in (west - 0.01, south - 0.01, (west + east) / 2, north + 0.01))
+    heat = api.get("/api/v1/events/heatmap", {"bbox": bbox, "zoom": 13}).json()
+    listed = api.get("/api/v1/events", {"bbox": bbox, "count": "true"}).json()
+    assert heat["count"] == listed["count"] > 0
+    assert sum(b["count"] for b in heat["bins"]) == heat["count"]

@@ -53,6 +53,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
+from django.contrib.gis.geos import Polygon as GEOSPolygon
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import F, Model, Q, QuerySet
@@ -88,6 +89,11 @@ SHAPES = ("square", "hex")
 
 _X = f"{EARTH_R} * radians(ST_X(rq_pt))"
 _Y = f"{EARTH_R} * ln(tan(pi() / 4 + radians(LEAST(GREATEST(ST_Y(rq_pt), -{MAX_LAT}), {MAX_LAT})) / 2))"
+
+
+def lonlat_to_mercator(lon: float, lat: float) -> tuple[float, float]:
+    lat = min(max(lat, -MAX_LAT), MAX_LAT)
+    return EARTH_R * math.radians(lon), EARTH_R * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
 
 def mercator_to_lonlat(x: float, y: float) -> tuple[float, float]:
@@ -388,6 +394,70 @@ def _cells_sql(qs: QuerySet, grid: BinGrid, point_field: str, max_bins: int) -> 
     )
 
 
+def _boxed_cells_sql(
+    qs: QuerySet, grid: BinGrid, point_field: str, box: tuple[float, float, float, float], max_bins: int
+) -> tuple[str, tuple] | None:
+    """The heatmap of the points of ``qs`` inside ``box`` (lon/lat, edges included), or None
+    when the cells cannot answer ``qs``: the cells lying wholly inside the box are summed, and
+    only the points of the band along its edges (less than a cell wide) are read, found through
+    the spatial index by four strips — a map view's heatmap without scanning the view."""
+    cells = _CELLS.get(qs.model)
+    if cells is None or point_field != cells.point_field:
+        return None
+    shift = _cell_factor(grid, cells)
+    found = cell_queryset(qs, cells) if shift is not None else None
+    if found is None:
+        return None
+    size = cells.size
+    x0, y0 = lonlat_to_mercator(box[0], box[1])
+    x1, y1 = lonlat_to_mercator(box[2], box[3])
+    i0, i1, j0, j1 = math.ceil(x0 / size), math.floor(x1 / size), math.ceil(y0 / size), math.floor(y1 / size)
+    if i1 - i0 < 3 or j1 - j0 < 3:  # a small box: its points are few, the scan is as quick
+        return None
+    inner = found.filter(i__gte=i0, i__lt=i1, j__gte=j0, j__lt=j1)
+    try:
+        inner_sql, inner_params = inner.order_by().values("i", "j", "n").query.sql_with_params()
+    except EmptyResultSet:
+        inner_sql, inner_params = "SELECT 0 AS i, 0 AS j, 0 AS n WHERE false", ()
+    # the band: strips along the four edges, a little wider than the cells they leave out (the
+    # cell test below decides, with the cells' own formula); the box itself keeps its edges
+    (ilon0, ilat0), (ilon1, ilat1) = (
+        mercator_to_lonlat(i0 * size, j0 * size),
+        mercator_to_lonlat(i1 * size, j1 * size),
+    )
+    eps = 1e-7  # degrees (~1 cm)
+    west, south, east, north = box
+    strips = [
+        (west, south, ilon0 + eps, north),
+        (ilon1 - eps, south, east, north),
+        (west, south, east, ilat0 + eps),
+        (west, ilat1 - eps, east, north),
+    ]
+    near_edges = Q()
+    for strip in strips:
+        near_edges |= Q(**{f"{point_field}__bboverlaps": GEOSPolygon.from_bbox(strip)})
+    band = qs.filter(**{f"{point_field}__intersects": GEOSPolygon.from_bbox(box)}).filter(near_edges)
+    head = _points_cte(band, {"rq_pt": F(point_field)})
+    band_cte, band_params = (
+        head if head is not None else ("WITH pts AS (SELECT NULL::geometry AS rq_pt WHERE false)", ())
+    )
+    sql = f"""{band_cte},
+        xy AS (SELECT floor({_X} / %s)::bigint AS ci, floor({_Y} / %s)::bigint AS cj
+               FROM pts WHERE rq_pt IS NOT NULL),
+        edge AS (SELECT ci >> %s AS i, cj >> %s AS j, 1::bigint AS n FROM xy
+                 WHERE NOT (ci >= %s AND ci < %s AND cj >= %s AND cj < %s)),
+        inside AS (SELECT c.i::bigint >> %s AS i, c.j::bigint >> %s AS j, c.n::bigint AS n
+                   FROM ({inner_sql}) AS c),
+        bins AS MATERIALIZED (SELECT i, j, sum(n)::bigint AS n
+                 FROM (SELECT * FROM edge UNION ALL SELECT * FROM inside) AS u
+                 GROUP BY i, j HAVING sum(n) > 0)
+        SELECT i, j, n, NULL::float8 AS w FROM bins ORDER BY i, j LIMIT %s"""
+    params = (
+        *band_params, size, size, shift, shift, i0, i1, j0, j1, shift, shift, *inner_params, max_bins + 1
+    )  # fmt: skip
+    return sql, params
+
+
 def heatmap(
     qs: QuerySet,
     grid: BinGrid,
@@ -396,14 +466,24 @@ def heatmap(
     weight_field: str | None = None,
     polygons: bool = False,
     max_bins: int = 50_000,
+    box: tuple[float, float, float, float] | None = None,
 ) -> Heatmap:
     """Counts (and the sum of ``weight_field``) of the points of ``qs`` per bin of ``grid``.
 
     Sums the model's registered :class:`CellCounts` instead of scanning the points when
     the bins are square, whole powers of two of the cells, unweighted, and every filter
     of ``qs`` is one the cells answer (:func:`cell_queryset`); the answer is the same.
+    ``box`` (lon/lat: west, south, east, north) narrows ``qs`` to the points inside it (edges
+    included, as the range filter's ``bbox``), summing the cells wholly inside it when they can
+    answer and reading only the points along its edges (:func:`_boxed_cells_sql`).
     """
-    built = _cells_sql(qs, grid, point_field, max_bins) if weight_field is None else None
+    built = None
+    if box is not None:
+        built = _boxed_cells_sql(qs, grid, point_field, box, max_bins) if weight_field is None else None
+        if built is None:
+            qs = qs.filter(**{f"{point_field}__intersects": GEOSPolygon.from_bbox(box)})
+    if built is None and weight_field is None:
+        built = _cells_sql(qs, grid, point_field, max_bins)
     if built is None:
         built = _points_sql(qs, grid, point_field, weight_field, max_bins)
     if built is None:
