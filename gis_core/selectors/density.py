@@ -349,6 +349,19 @@ def _points_sql(
     return sql, (*params, grid.size, grid.size, max_bins + 1)
 
 
+def _answering_cells(
+    qs: QuerySet, grid: BinGrid, point_field: str
+) -> tuple[CellCounts, int, QuerySet] | None:
+    """The model's cells, log2 of a bin's width in cells, and the cells counting exactly the
+    rows of ``qs`` — or None when the cells cannot answer bins of ``grid`` for ``qs``."""
+    cells = _CELLS.get(qs.model)
+    if cells is None or point_field != cells.point_field:
+        return None
+    shift = _cell_factor(grid, cells)
+    found = cell_queryset(qs, cells) if shift is not None else None
+    return None if found is None else (cells, shift, found)
+
+
 def cell_bins_sql(
     qs: QuerySet,
     grid: BinGrid,
@@ -360,13 +373,10 @@ def cell_bins_sql(
     columns ``i, j, n`` and ``x, y`` (the sums of the points' mercator metres), only bins
     with points; None when the cells cannot answer (see :func:`heatmap`). ``within``
     (i0, i1, j0, j1) keeps the bins with i0 ≤ i < i1 and j0 ≤ j < j1 (a tile)."""
-    cells = _CELLS.get(qs.model)
-    if cells is None or point_field != cells.point_field:
+    answering = _answering_cells(qs, grid, point_field)
+    if answering is None:
         return None
-    shift = _cell_factor(grid, cells)
-    found = cell_queryset(qs, cells) if shift is not None else None
-    if found is None:
-        return None
+    _, shift, found = answering
     if within is not None:
         i0, i1, j0, j1 = (v << shift for v in within)
         found = found.filter(i__gte=i0, i__lt=i1, j__gte=j0, j__lt=j1)
@@ -401,13 +411,10 @@ def _boxed_cells_sql(
     when the cells cannot answer ``qs``: the cells lying wholly inside the box are summed, and
     only the points of the band along its edges (less than a cell wide) are read, found through
     the spatial index by four strips — a map view's heatmap without scanning the view."""
-    cells = _CELLS.get(qs.model)
-    if cells is None or point_field != cells.point_field:
+    answering = _answering_cells(qs, grid, point_field)
+    if answering is None:
         return None
-    shift = _cell_factor(grid, cells)
-    found = cell_queryset(qs, cells) if shift is not None else None
-    if found is None:
-        return None
+    cells, shift, found = answering
     size = cells.size
     x0, y0 = lonlat_to_mercator(box[0], box[1])
     x1, y1 = lonlat_to_mercator(box[2], box[3])
