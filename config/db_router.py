@@ -3,9 +3,9 @@
 With ``DATABASE_REPLICA_URL`` set, the settings add a ``replica`` alias and this router.
 A request reads from the replica only when all of these hold:
 
-* it is a ``GET``/``HEAD`` on one of ``CIVGRID_REPLICA_PATHS`` (vector tiles, heatmaps,
-  clusters, statistics, range counts: read-only endpoints whose answers may be a second
-  or two behind; :class:`ReplicaReadsMiddleware` marks them), and
+* it is a ``GET``/``HEAD`` on one of ``CIVGRID_REPLICA_PATHS`` (heatmaps, clusters,
+  statistics: read-only endpoints whose answers may be a second or two behind — not vector
+  tiles, cached by change stamps read from the primary; :class:`ReplicaReadsMiddleware` marks them), and
 * the model belongs to one of :data:`REPLICA_APPS` — the map's data. Accounts, API keys,
   sessions, django-axes and jobs always come from the primary: a lagging replica must
   never log a user out, revive a revoked key or hide a job that was just created.

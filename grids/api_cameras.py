@@ -23,7 +23,7 @@ from gis_core.api.spatial import CRSGeometryField
 from gis_core.errors import InvalidInput
 
 from .assets import Camera, CameraCategory
-from .selectors.cameras import camera_get, cameras_near_event, cameras_seeing, cameras_visible
+from .selectors.cameras import camera_filter, camera_get, cameras_near_event, cameras_seeing, cameras_visible
 from .services.cameras import CameraInput, camera_create, camera_update
 
 __all__ = [
@@ -156,19 +156,15 @@ class CameraListView(APIView):
     @extend_schema(
         parameters=[
             *RANGE_PARAMETERS,
-            OpenApiParameter("category", str, enum=CameraCategory.values),
+            OpenApiParameter(
+                "category", str, description=f"类别，可多选逗号分隔：{','.join(CameraCategory.values)}"
+            ),
             EXPORT_PARAMETER,
         ],
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
-        qs = cameras_visible(request.jurisdiction)
-        if category := request.query_params.get("category"):
-            if category not in CameraCategory.values:
-                raise InvalidInput(
-                    f"类别 category 应为 {' / '.join(CameraCategory.values)}", details={"category": category}
-                )
-            qs = qs.filter(category=category)
+        qs = camera_filter(cameras_visible(request.jurisdiction), request.query_params)
         crs = parse_crs(request.query_params.get("crs"))
         return range_response(
             request, qs, CameraFeatureSerializer, time_field=TIME_FIELD, export=CAMERA_EXPORT,

@@ -35,23 +35,13 @@ from django.db.models import (
 from django.db.models.functions import Cast, Round
 from django.utils import timezone
 
-from gis_core.api.params import parse_float
+from gis_core.api.params import parse_choices, parse_float
 from gis_core.errors import InvalidInput
 
 from .layers import Epoch
 from .registry import TileLayer, register_layer
 
 __all__ = ["STAFF_MAX_MINUTES"]
-
-
-def _choices(params: Mapping[str, Any], name: str, allowed: list[str], label: str) -> list[str]:
-    wanted = [v.strip() for v in str(params.get(name) or "").split(",") if v.strip()]
-    if bad := [v for v in wanted if v not in allowed]:
-        raise InvalidInput(
-            f"{label} {name} 应为 {'、'.join(allowed)}（可逗号分隔多个），实际为“{'、'.join(bad)}”",
-            details={name: params.get(name), "allowed": allowed},
-        )
-    return wanted
 
 
 # ------------------------------------------------------------------ city components
@@ -106,11 +96,10 @@ def _cameras() -> QuerySet:
 
 
 def _camera_filters(qs: QuerySet, params: Mapping[str, Any]) -> QuerySet:
-    from grids.models import CameraCategory
+    """``category`` (comma-separated): the API's filter."""
+    from grids.selectors.cameras import camera_filter
 
-    if wanted := _choices(params, "category", CameraCategory.values, "类别"):
-        qs = qs.filter(category__in=wanted)
-    return qs
+    return camera_filter(qs, params)
 
 
 register_layer(
@@ -242,7 +231,7 @@ def _position_filters(qs: QuerySet, params: Mapping[str, Any]) -> QuerySet:
         )
     # a constant bound (not now() in SQL), so the partitions of older months are pruned
     qs = qs.filter(recorded_at__gte=timezone.now() - dt.timedelta(minutes=minutes))
-    if wanted := _choices(params, "role", StaffRole.values, "角色"):
+    if wanted := parse_choices(params.get("role"), "role", StaffRole.values, "角色"):
         qs = qs.filter(staff__role__in=wanted)
     return qs
 

@@ -112,9 +112,11 @@ if env("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"]["HOST"] = unquote(DATABASES["replica"]["HOST"] or "")
     DATABASES["replica"]["ENGINE"] = "django.contrib.gis.db.backends.postgis"
     DATABASE_ROUTERS = ["config.db_router.ReplicaRouter"]
-# GET requests under these paths read the map's data from the replica when there is one
+# GET requests under these paths read the map's data from the replica when there is one. Not
+# /tiles/: a tile is cached under the change stamp read from the primary, so it must be built
+# from the primary too (a lagging replica would store an old tile under a new stamp)
 CIVGRID_REPLICA_PATHS = [
-    "/tiles/", "/api/v1/events/heatmap", "/api/v1/events/clusters", "/api/v1/events/stats",
+    "/api/v1/events/heatmap", "/api/v1/events/clusters", "/api/v1/events/stats",
     "/api/v1/events/performance", "/api/v1/components/heatmap", "/api/v1/components/clusters",
     "/api/v1/components/stats", "/api/v1/civilization/units/heatmap", "/api/v1/civilization/units/clusters",
     "/api/v1/civilization/units/stats", "/api/v1/civilization/density", "/api/v1/track-stats",

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.permissions import Principal
 from accounts.scoping import Jurisdiction, scope_queryset
+from gis_core.api.params import parse_choices
 from gis_core.codes import ancestor_codes
 from gis_core.errors import InvalidInput, NotFound
 
@@ -41,17 +42,6 @@ def events_visible(jurisdiction: Jurisdiction) -> QuerySet[Event]:
 COLOURS = ("green", "yellow", "red")
 
 
-def _choices(value: str | None, name: str, allowed, label: str) -> list[str]:
-    wanted = [v.strip() for v in str(value or "").split(",") if v.strip()]
-    bad = [v for v in wanted if v not in allowed]
-    if bad:
-        raise InvalidInput(
-            f"{label} {name} 应为 {'、'.join(allowed)}（可逗号分隔多个），实际为“{'、'.join(bad)}”",
-            details={name: value, "allowed": list(allowed)},
-        )
-    return wanted
-
-
 def events_filter(
     qs: QuerySet[Event],
     *,
@@ -77,18 +67,18 @@ def events_filter(
     if category:
         codes = [c.strip() for c in category.split(",") if c.strip()]
         qs = qs.filter(Q(category__code__in=codes) | Q(category__parent__code__in=codes))
-    if wanted := _choices(states, "state", EventState.values, "状态"):
+    if wanted := parse_choices(states, "state", EventState.values, "状态"):
         qs = qs.filter(state__in=wanted)
     if kind:
         if kind not in EventKind.values:
             raise InvalidInput("kind 应为 event 或 component", details={"kind": kind})
         qs = qs.filter(kind=kind)
-    if wanted := _choices(sources, "source", EventSource.values, "来源"):
+    if wanted := parse_choices(sources, "source", EventSource.values, "来源"):
         qs = qs.filter(source__in=wanted)
     if overdue is not None:
         late = Q(state__in=flow.OPEN_STATES, due_at__lte=now)
         qs = qs.filter(late) if overdue else qs.filter(state__in=flow.OPEN_STATES).exclude(late)
-    if wanted := _choices(colours, "colour", COLOURS, "颜色"):
+    if wanted := parse_choices(colours, "colour", COLOURS, "颜色"):
         running = Q(state__in=flow.OPEN_STATES - {"suspended"})
         shades = {
             "green": Q(warn_at__isnull=True) | Q(warn_at__gt=now),

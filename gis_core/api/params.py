@@ -15,6 +15,7 @@ from ..errors import InvalidInput
 
 __all__ = [
     "parse_bbox",
+    "parse_choices",
     "parse_code",
     "parse_crs",
     "parse_float",
@@ -22,6 +23,17 @@ __all__ = [
     "parse_points",
     "parse_simplify",
 ]
+
+
+def parse_choices(value, name: str, allowed, label: str) -> list[str]:
+    """A comma-separated list of codes, each one of ``allowed`` (``[]`` when empty); else 400."""
+    wanted = [v.strip() for v in str(value or "").split(",") if v.strip()]
+    if bad := [v for v in wanted if v not in allowed]:
+        raise InvalidInput(
+            f"{label} {name} 应为 {'、'.join(allowed)}（可逗号分隔多个），实际为“{'、'.join(bad)}”",
+            details={name: value, "allowed": list(allowed)},
+        )
+    return wanted
 
 
 def parse_crs(value: str | None) -> str:

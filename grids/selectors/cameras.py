@@ -7,7 +7,9 @@ cameras near an event (read through the events selectors).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.gis.db.models import PointField
@@ -16,16 +18,30 @@ from django.contrib.gis.geos import Point, Polygon
 from django.db.models import BooleanField, F, Func, QuerySet, Value
 
 from accounts.scoping import Jurisdiction, scope_queryset
+from gis_core.api.params import parse_choices
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.ground import envelope
 
-from ..assets import Camera
+from ..assets import Camera, CameraCategory
 
-__all__ = ["NearEvent", "camera_get", "cameras_near_event", "cameras_seeing", "cameras_visible"]
+__all__ = [
+    "NearEvent",
+    "camera_filter",
+    "camera_get",
+    "cameras_near_event",
+    "cameras_seeing",
+    "cameras_visible",
+]
 
 
 def cameras_visible(jurisdiction: Jurisdiction) -> QuerySet[Camera]:
     return scope_queryset(Camera.objects.all(), jurisdiction)
+
+
+def camera_filter(qs: QuerySet[Camera], params: Mapping[str, Any]) -> QuerySet[Camera]:
+    """The camera filter of the API and the tile layer: ``category`` (comma-separated)."""
+    wanted = parse_choices(params.get("category"), "category", CameraCategory.values, "类别")
+    return qs.filter(category__in=wanted) if wanted else qs
 
 
 def camera_get(*, camera_id: int, jurisdiction: Jurisdiction) -> Camera:

@@ -8,7 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from accounts.scoping import Jurisdiction, scope_queryset
-from gis_core.errors import InvalidInput, NotFound
+from gis_core.api.params import parse_choices
+from gis_core.errors import NotFound
 
 from ..assets import CityComponent, ComponentClass, ComponentStatus
 
@@ -33,12 +34,7 @@ def component_filter(qs: QuerySet[CityComponent], params: Mapping[str, Any]) -> 
     if code := str(params.get("class") or "").strip():
         field = "component_class__major__code" if len(code) == 2 else "component_class__code"
         qs = qs.filter(**{field: code})
-    wanted = [v.strip() for v in str(params.get("status") or "").split(",") if v.strip()]
-    if bad := [v for v in wanted if v not in ComponentStatus.values]:
-        raise InvalidInput(
-            f"状态 status 应为 {' / '.join(ComponentStatus.values)}（可逗号分隔），实际为“{'、'.join(bad)}”",
-            details={"status": bad, "allowed": list(ComponentStatus.values)},
-        )
+    wanted = parse_choices(params.get("status"), "status", ComponentStatus.values, "状态")
     return qs.filter(status__in=wanted) if wanted else qs
 
 

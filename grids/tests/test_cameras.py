@@ -248,6 +248,26 @@ def test_api_bad_camera_input_is_a_clear_400(db, a_point):
     assert operator.get("/api/v1/cameras/seeing", {"lon": "abc", "lat": 1}).status_code == 400
 
 
+def test_api_category_filter_takes_several_and_refuses_unknown_ones(db, a_point):
+    """The list and the camera tile layer share one filter (grids.selectors.cameras.camera_filter)."""
+    planner = _client("cam_planner3", "planner")
+    traffic = _camera(*a_point, category="traffic")
+    safety = _camera(*a_point, category="safety")
+    _camera(*a_point, category="society")
+
+    def ids(category: str) -> set[int]:
+        response = planner.get("/api/v1/cameras", {"category": category, "page_size": 1000})
+        assert response.status_code == 200, response.content
+        return {f["id"] for f in response.json()["features"]}
+
+    assert traffic.pk in ids("traffic") and safety.pk not in ids("traffic")
+    both = ids("traffic,safety")
+    assert {traffic.pk, safety.pk} <= both
+    assert all(Camera.objects.get(pk=pk).category in ("traffic", "safety") for pk in both)
+    bad = planner.get("/api/v1/cameras", {"category": "traffic,military"})
+    assert bad.status_code == 400 and "military" in bad.json()["error"]["message"]
+
+
 @pytest.mark.parametrize("body", ["null", "[1, 2]", '"text"'])
 def test_a_body_that_is_not_an_object_is_a_400(db, body):
     client = _client("cam_operator", "operator")
