@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -153,13 +155,24 @@ def basemap_app():
         base = Path(settings.CIVGRID["BASEMAP_DIR"])
         base.mkdir(parents=True, exist_ok=True)
         path = base / f"mapproxy-{digest[:12]}.yaml"
+        # written aside under a name of this process's own and renamed: several web processes
+        # start at once and write the same file (a shared temporary name made one of them fail)
         if not path.exists():
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-        (base / "mapproxy.yaml").write_text(text, encoding="utf-8")  # the current one, to read
+            _write_atomically(path, text)
+        _write_atomically(base / "mapproxy.yaml", text)  # the current one, to read
         _app = (digest, make_wsgi_app(str(path)))
         return _app[1]
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def wsgi_get(environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:

@@ -248,3 +248,19 @@ def test_upstream_down_or_garbage_serves_the_cache_and_says_so(a_api, upstream, 
         assert missing.json()["error"]["code"] == "basemap_upstream_unavailable"
     upstream.mode = "wgs84"  # back up: the tile is drawn, nothing bad was cached
     assert a_api.get(_xyz("xyz", far)).status_code == 200
+
+
+def test_web_processes_starting_together_all_write_the_mapproxy_configuration(tmp_path):
+    """Several gunicorn workers build MapProxy's configuration at the same moment: each writes
+    it under a name of its own and renames it, so none fails (a shared temporary name made
+    all but one raise on the rename: a 500 on the first base-map tile)."""
+    import multiprocessing
+
+    from tiles.basemap.service import _write_atomically
+
+    target = tmp_path / "mapproxy-abc.yaml"
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(6) as pool:
+        pool.starmap(_write_atomically, [(target, f"layers: []  # {i}\n" * 2000) for i in range(60)])
+    assert target.read_text("utf-8").startswith("layers: []")
+    assert [p.name for p in tmp_path.iterdir()] == ["mapproxy-abc.yaml"]  # no temporary left
