@@ -191,34 +191,39 @@ def range_counts(rng) -> dict:
         "circle": [RangeFilter(circle=c) for c in circles],
         "polygon": [RangeFilter(polygon=p) for p in polygons],
     }
-    # as the API runs them (JIT off for our connections, config/settings/base.py), then with
-    # PostgreSQL's JIT compiler on, as before: the spheroid distance is costed so high that
-    # every count compiled (and optimized) its expressions first
-    for jit, suffix in (("off", ""), ("on", "_jit_on")):
-        with connection.cursor() as cur:
-            cur.execute(f"SET jit = {jit}")
+    # as the API runs them (RangeFilter.count: the cells wholly inside the shape summed, the
+    # points of the edge cells tested), then by counting every event in the shape (the scan);
+    # both must give the same number for every shape
+    paths = {
+        "": lambda f: f.count(base, time_field="reported_at"),
+        "_scan": lambda f: f.apply(base, time_field="reported_at").count(),
+    }
+    answers: dict[str, list[int]] = {}
+    for suffix, count in paths.items():
         for name, filters in shapes.items():
-            filters[0].apply(base, time_field="reported_at").count()  # warm
+            count(filters[0])  # warm
             samples, counts = [], []
             for f in filters:
                 t = time.perf_counter()
-                counts.append(f.apply(base, time_field="reported_at").count())
+                counts.append(count(f))
                 samples.append(time.perf_counter() - t)
-            worst = filters[int(np.argmax(samples))].apply(base, time_field="reported_at")
-            sql, params = worst.order_by().values("pk").query.sql_with_params()
+            answers[name + suffix] = counts
             got = out[name + suffix] = {
                 **_summary(samples),
                 "mean_count": float(np.mean(counts)),
                 "max_count": int(max(counts)),
-                "explain_slowest": _explain(f"SELECT count(*) FROM ({sql}) q", params),
             }
+            if suffix:
+                worst = filters[int(np.argmax(samples))].apply(base, time_field="reported_at")
+                sql, params = worst.order_by().values("pk").query.sql_with_params()
+                got["explain_slowest"] = _explain(f"SELECT count(*) FROM ({sql}) q", params)
+                got["same_counts"] = answers[name] == counts
+            same = f"; same counts: {got['same_counts']}" if suffix else ""
             print(
-                f"{name} count (selector, jit {jit}): median {got['median_ms']:.1f} ms, "
+                f"{name} count ({'scan' if suffix else 'cells + edge'}): median {got['median_ms']:.1f} ms, "
                 f"p95 {got['p95_ms']:.1f} ms over {SHAPES} shapes, {got['mean_count']:,.0f} events "
-                f"on average (max {max(counts):,})"
+                f"on average (max {max(counts):,}){same}"
             )
-    with connection.cursor() as cur:
-        cur.execute("SET jit = off")
     out["http"] = _range_counts_http(circles, polygons)
     return out
 
@@ -371,7 +376,8 @@ def view_heatmaps() -> dict:
     out = {}
     for name, (box, zoom) in VIEWS.items():
         grid = BinGrid.for_zoom("square", zoom)
-        ours, result = _timed(lambda box=box, grid=grid: heatmap(base, grid, box=box))
+        area = RangeFilter(bbox=box).split()[1]
+        ours, result = _timed(lambda area=area, grid=grid: heatmap(base, grid, area=area))
         boxed = RangeFilter(bbox=box).apply(base)
         scan, scanned = _timed(lambda qs=boxed, grid=grid: _without_cells(lambda: heatmap(qs, grid)), 3)
         same = {(b.i, b.j): b.count for b in result.bins} == {(b.i, b.j): b.count for b in scanned.bins}
@@ -446,12 +452,19 @@ def run() -> dict:
         )
         out["table_bytes"] = dict(zip(("events", "transitions"), cur.fetchone(), strict=True))
     print(f"{out['events']:,} events in the city; tables {sum(out['table_bytes'].values()) / 2**30:.2f} GiB")
-    out["insert"] = insert_rate(int(os.environ.get("BENCH_INSERT", 100_000)))
+    # BENCH_EVENTS_PARTS=range,view runs only those parts (all by default)
+    parts = os.environ.get("BENCH_EVENTS_PARTS", "insert,range,heatmap,view,stats").split(",")
+    if "insert" in parts:
+        out["insert"] = insert_rate(int(os.environ.get("BENCH_INSERT", 100_000)))
     rng = np.random.default_rng(11)
-    out["range"] = range_counts(rng)
-    out["heatmap"] = heatmaps()
-    out["view_heatmap"] = view_heatmaps()
-    out["stats"] = stats()
+    if "range" in parts:
+        out["range"] = range_counts(rng)
+    if "heatmap" in parts:
+        out["heatmap"] = heatmaps()
+    if "view" in parts:
+        out["view_heatmap"] = view_heatmaps()
+    if "stats" in parts:
+        out["stats"] = stats()
     out["load_average_end"] = os.getloadavg()
     start, end = (", ".join(f"{v:.1f}" for v in out[k]) for k in ("load_average_start", "load_average_end"))
     print(f"load average (1, 5, 15 min): {start} at the start, {end} at the end")

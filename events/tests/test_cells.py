@@ -282,7 +282,8 @@ def test_a_map_view_sums_the_cells_inside_and_reads_the_points_along_its_edges(s
         )  # fmt: skip
         for zoom in (14, 13, 12):
             grid = BinGrid.for_zoom("square", zoom)
-            served, scanned, used = _both(lambda box=box, grid=grid: heatmap(district, grid, box=box))
+            area = RangeFilter(bbox=box).split()[1]
+            served, scanned, used = _both(lambda area=area, grid=grid: heatmap(district, grid, area=area))
             expected = RangeFilter(bbox=box).apply(district)
             assert _bins(served) == _bins(scanned)
             assert served.count == scanned.count == expected.count()
@@ -294,3 +295,112 @@ def test_a_map_view_sums_the_cells_inside_and_reads_the_points_along_its_edges(s
     listed = api.get("/api/v1/events", {"bbox": bbox, "count": "true"}).json()
     assert heat["count"] == listed["count"] > 0
     assert sum(b["count"] for b in heat["bins"]) == heat["count"]
+
+
+@pytest.fixture
+def dense(db, category) -> np.ndarray:
+    """2,400 events over district A's grids (uniform in their union), a few of them exactly on
+    cell corners and edges; returns their lon/lat."""
+    import shapely
+
+    grids = [shapely.from_wkb(bytes(g.geom.wkb)) for g in UnitGrid.objects.filter(code__startswith="510502")]
+    union = shapely.union_all(grids)
+    shapely.prepare(union)
+    x0, y0, x1, y1 = union.bounds
+    rng = np.random.default_rng(23)
+    lon, lat = rng.uniform(x0, x1, 20_000), rng.uniform(y0, y1, 20_000)
+    keep = shapely.contains_xy(union, lon, lat)
+    lon, lat = lon[keep][:2_400], lat[keep][:2_400]
+    # points on the lines between cells (as the cells' SQL numbers them)
+    for k in range(0, 60, 3):
+        i = np.floor(6378137.0 * np.radians(lon[k]) / CELL_M)
+        lon[k] = np.degrees(i * CELL_M / 6378137.0)
+    n = len(lon)
+    rows = BulkEvents(
+        lon=lon,
+        lat=lat,
+        category=np.full(n, category.code, dtype=object),
+        state=np.full(n, "reported", dtype=object),
+        reported_at=np.full(n, np.datetime64("2024-03-10T02:00:00", "us")),
+    )
+    assert events_bulk_create(rows, chunk_size=1_000, now=local(2024, 4, 2)).created == n
+    return np.column_stack([lon, lat])
+
+
+def _star(rng, lon: float, lat: float, radius_m: float):
+    import shapely
+
+    k = int(rng.integers(6, 13))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, k))
+    r = radius_m * rng.uniform(0.4, 1.0, k)
+    return shapely.Polygon(
+        np.column_stack([lon + r * np.cos(angles) / 97_500, lat + r * np.sin(angles) / 111_000])
+    )
+
+
+def test_counts_and_heatmaps_of_any_shape_sum_the_cells_inside_and_test_the_edge(dense, api):
+    """Circles, drawn polygons (one with a hole) and boxes: the count and the heatmap from the
+    cells wholly inside the shape plus the exactly tested points of its edge cells equal the
+    scan of the events, under scoping and with the cells' own filters; most shapes took the cells."""
+    import shapely
+
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    reported = events_filter(district, states="reported,dispatched")  # a filter the cells keep
+    rng = np.random.default_rng(7)
+    shapes = []
+    for n in range(24):
+        lon, lat = dense[rng.integers(len(dense))]
+        radius = float(rng.uniform(150, 2_500))
+        if n % 3 == 0:
+            shapes.append(RangeFilter(circle=Circle(float(lon), float(lat), radius)))
+        elif n % 3 == 1:
+            polygon = _star(rng, float(lon), float(lat), radius)
+            if n == 4:  # with a hole
+                polygon = polygon.difference(shapely.Point(lon, lat).buffer(radius / 4 / 111_000))
+            shapes.append(RangeFilter(polygon=polygon))
+        else:
+            d = radius / 100_000
+            shapes.append(RangeFilter(bbox=(lon - d, lat - d * 0.7, lon + d * 1.3, lat + d)))
+    used_cells = 0
+    for rf in shapes:
+        for qs in (district, reported):
+            served, scanned, used = _both(lambda rf=rf, qs=qs: rf.count(qs))
+            assert served == scanned == rf.apply(qs).count()
+            used_cells += used
+        rest, area = rf.split()
+        grid = BinGrid.for_zoom("square", 13)
+        heat, heat_scanned, _ = _both(
+            lambda rest=rest, area=area, grid=grid: heatmap(rest.apply(district), grid, area=area)
+        )
+        assert _bins(heat) == _bins(heat_scanned)
+        assert heat.count == rf.apply(district).count()
+    assert used_cells >= 20
+    # the ground truth: geodesic distance on WGS84 for circles, planar lon/lat for polygons and boxes
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    march = RangeFilter(since=local(2024, 3, 1), until=local(2024, 4, 1))
+    everywhere = march.apply(
+        events_visible(Jurisdiction(nationwide=True)), time_field="reported_at"
+    )  # the dense events
+    lons, lats = dense[:, 0], dense[:, 1]
+    for rf in shapes:
+        if rf.circle is not None:
+            c = rf.circle
+            _, _, dist = geod.inv(np.full(len(lons), c.lon), np.full(len(lons), c.lat), lons, lats)
+            truth = int((dist <= c.radius_m).sum())
+        else:
+            shape = rf.polygon if rf.polygon is not None else shapely.box(*rf.bbox)
+            truth = int(shapely.intersects_xy(shape, lons, lats).sum())
+        assert rf.count(everywhere) == truth
+    # through the API (an administrator: everything): the count and the heatmap of a circle agree
+    c = shapes[0].circle
+    circle = {"lon": c.lon, "lat": c.lat, "radius": c.radius_m}
+    listed = api.get("/api/v1/events", {**circle, "count": "true"}).json()
+    heat = api.get("/api/v1/events/heatmap", {**circle, "zoom": 13}).json()
+    assert (
+        listed["count"]
+        == heat["count"]
+        == shapes[0].apply(events_visible(Jurisdiction(nationwide=True))).count()
+        > 0
+    )

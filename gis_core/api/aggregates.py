@@ -27,7 +27,6 @@ Statistics (``stats_response``)
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
@@ -151,17 +150,15 @@ def heatmap_response(
         raise InvalidInput(f"weight 应为 {offered}，实际为“{weight}”", details={"weight": weight})
     grid, zoom = _bin_grid(params, rf, filtered, point_field, default_px=32)
     polygons = parse_bool(params.get("polygons"), "polygons")
-    # a map view (bbox, and no other shape): the heatmap takes the box itself, so that it can sum
-    # the pre-aggregated cells inside the view and read only the points along its edges
-    box = None
-    if rf.bbox is not None and rf.circle is None and rf.polygon is None and rf.line is None:
-        box = rf.bbox
-        filtered = dataclasses.replace(rf, bbox=None).apply(
-            qs, point_field=point_field, time_field=time_field
-        )
+    # one shape (a map view's bbox, a circle, a polygon): the heatmap takes the shape itself, so
+    # that it can sum the pre-aggregated cells inside it and read only the points along its edge
+    area = None
+    if (split := rf.split()) is not None:
+        rest, area = split
+        filtered = rest.apply(qs, point_field=point_field, time_field=time_field)
     result = heatmap(
         filtered, grid, point_field=point_field, weight_field=weight_fields.get(weight) if weight else None,
-        polygons=polygons, max_bins=settings.CIVGRID["RANGE_MAX_BINS"], box=box,
+        polygons=polygons, max_bins=settings.CIVGRID["RANGE_MAX_BINS"], area=area,
     )  # fmt: skip
     xs, ys = _to_crs([b.lon for b in result.bins], [b.lat for b in result.bins], crs)
     bins = []

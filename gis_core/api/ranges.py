@@ -273,19 +273,22 @@ def range_response(
     params = request_params(request)
     crs = parse_crs(params.get("crs"))
     rf = range_filter_from_params(params, crs=crs)
+    count_only = parse_bool(params.get("count"), "count")
+    fmt = None if count_only else export_format(params)
+    if count_only or fmt is None:  # a page tells the count too: from the cells where they answer
+        count = rf.count(qs, point_field=point_field, time_field=time_field)
+        if count_only:
+            return Response({"count": count, "range": rf.describe()})
     qs = rf.apply(qs, point_field=point_field, time_field=time_field)
-    if parse_bool(params.get("count"), "count"):
-        return Response({"count": qs.count(), "range": rf.describe()})
     if not qs.ordered:
         qs = qs.order_by("pk")
-    fmt = export_format(params)
     if fmt is not None:
         if export is None:
             raise InvalidInput("该图层不提供导出", details={"export": fmt})
         rows = export.rows(qs, crs)
         return export_response(rows, export.headings(crs), fmt, title=export.title, filename=export.filename)
     paginator = FeaturePagination()
-    page = paginator.paginate_queryset(qs, request)
+    page = paginator.paginate_queryset(qs, request, count=count)
     serializer = serializer_class(
         page, many=True, context={"request": request, "crs": crs, **(context or {})}
     )

@@ -62,6 +62,7 @@ from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
 from shapely.geometry.base import BaseGeometry
 
+from ..cellcover import Area, cell_cover
 from ..errors import InvalidInput
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "Cluster",
     "DensityBin",
     "Heatmap",
+    "area_count",
     "cell_bins_sql",
     "cell_queryset",
     "clusters",
@@ -86,6 +88,9 @@ MAX_LAT = 85.05112878  # web-mercator latitude limit
 MPP_ZOOM0 = 2 * math.pi * EARTH_R / 256
 MAX_ZOOM = 24
 SHAPES = ("square", "hex")
+#: edge rectangles probed through the spatial index at most (one bitmap scan each); a shape
+#: with a more ragged edge is counted by the scan
+MAX_EDGE_BOXES = 2_000
 
 _X = f"{EARTH_R} * radians(ST_X(rq_pt))"
 _Y = f"{EARTH_R} * ln(tan(pi() / 4 + radians(LEAST(GREATEST(ST_Y(rq_pt), -{MAX_LAT}), {MAX_LAT})) / 2))"
@@ -404,65 +409,80 @@ def _cells_sql(qs: QuerySet, grid: BinGrid, point_field: str, max_bins: int) -> 
     )
 
 
-def _boxed_cells_sql(
-    qs: QuerySet, grid: BinGrid, point_field: str, box: tuple[float, float, float, float], max_bins: int
+def _area_rows_sql(
+    qs: QuerySet, cells: CellCounts, found: QuerySet, area: Area, point_field: str
 ) -> tuple[str, tuple] | None:
-    """The heatmap of the points of ``qs`` inside ``box`` (lon/lat, edges included), or None
-    when the cells cannot answer ``qs``: the cells lying wholly inside the box are summed, and
-    only the points of the band along its edges (less than a cell wide) are read, found through
-    the spatial index by four strips — a map view's heatmap without scanning the view."""
+    """SQL of rows ``(ci, cj, n)`` adding up to the points of ``qs`` inside ``area``, one row
+    per cell of ``cells`` lying wholly inside (``n`` from ``found``, the cells counting the
+    rows of ``qs``) and one per point of the cells along its edge (``n`` = 1, tested exactly
+    by ``area.narrow``); None when the area is too large to split into cells (the scan then).
+    The cost follows the area's perimeter, not its area (:mod:`gis_core.cellcover`)."""
+    cover = cell_cover(area.inner, area.outer, cells.size)
+    if cover is None or cover.inside_cells == 0 or len(cover.boxes) > MAX_EDGE_BOXES:
+        return None  # nothing whole inside (a small shape: its points are few) or too ragged an edge
+    try:
+        inner_sql, inner_params = found.order_by().values("i", "j", "n").query.sql_with_params()
+    except EmptyResultSet:
+        inner_sql, inner_params = "SELECT 0 AS i, 0 AS j, 0 AS n WHERE false", ()
+    band_cte, band_params = "WITH pts AS (SELECT NULL::geometry AS rq_pt WHERE false)", ()
+    if cover.boxes:
+        near = Q()
+        for box in cover.boxes:
+            near |= Q(**{f"{point_field}__bboverlaps": GEOSPolygon.from_bbox(box)})
+        head = _points_cte(area.narrow(qs, point_field).filter(near), {"rq_pt": F(point_field)})
+        if head is not None:
+            band_cte, band_params = head
+    i0, i1 = int(cover.run_a.min()), int(cover.run_b.max())
+    j0, j1 = int(cover.run_j.min()), int(cover.run_j.max())
+    sql = f"""{band_cte},
+        xy AS (SELECT floor({_X} / %s)::bigint AS ci, floor({_Y} / %s)::bigint AS cj
+               FROM pts WHERE rq_pt IS NOT NULL),
+        cellrows AS (
+            SELECT ci, cj, 1::bigint AS n FROM xy WHERE ci * 4294967296 + cj = ANY(%s::bigint[])
+            UNION ALL
+            SELECT c.i::bigint, c.j::bigint, c.n::bigint FROM ({inner_sql}) AS c
+            JOIN unnest(%s::int[], %s::int[], %s::int[]) AS r(j, a, b)
+              ON c.j = r.j AND c.i BETWEEN r.a AND r.b
+            WHERE c.i BETWEEN %s AND %s AND c.j BETWEEN %s AND %s)"""
+    params = (
+        *band_params, cells.size, cells.size, cover.edge_keys.tolist(), *inner_params,
+        cover.run_j.tolist(), cover.run_a.tolist(), cover.run_b.tolist(), i0, i1, j0, j1,
+    )  # fmt: skip
+    return sql, params
+
+
+def _area_cells_sql(
+    qs: QuerySet, grid: BinGrid, point_field: str, area: Area, max_bins: int
+) -> tuple[str, tuple] | None:
+    """The heatmap of the points of ``qs`` inside ``area`` from the cells wholly inside it and
+    the points along its edge (:func:`_area_rows_sql`), or None when the cells cannot answer."""
     answering = _answering_cells(qs, grid, point_field)
     if answering is None:
         return None
     cells, shift, found = answering
-    size = cells.size
-    x0, y0 = lonlat_to_mercator(box[0], box[1])
-    x1, y1 = lonlat_to_mercator(box[2], box[3])
-    i0, i1, j0, j1 = math.ceil(x0 / size), math.floor(x1 / size), math.ceil(y0 / size), math.floor(y1 / size)
-    if i1 - i0 < 3 or j1 - j0 < 3:  # a small box: its points are few, the scan is as quick
+    rows = _area_rows_sql(qs, cells, found, area, point_field)
+    if rows is None:
         return None
-    inner = found.filter(i__gte=i0, i__lt=i1, j__gte=j0, j__lt=j1)
-    try:
-        inner_sql, inner_params = inner.order_by().values("i", "j", "n").query.sql_with_params()
-    except EmptyResultSet:
-        inner_sql, inner_params = "SELECT 0 AS i, 0 AS j, 0 AS n WHERE false", ()
-    # the band: strips along the four edges, a little wider than the cells they leave out (the
-    # cell test below decides, with the cells' own formula); the box itself keeps its edges
-    (ilon0, ilat0), (ilon1, ilat1) = (
-        mercator_to_lonlat(i0 * size, j0 * size),
-        mercator_to_lonlat(i1 * size, j1 * size),
+    sql, params = rows
+    return (
+        f"""{sql},
+        bins AS MATERIALIZED (SELECT ci >> %s AS i, cj >> %s AS j, sum(n)::bigint AS n FROM cellrows
+                 GROUP BY 1, 2 HAVING sum(n) > 0)
+        SELECT i, j, n, NULL::float8 AS w FROM bins ORDER BY i, j LIMIT %s""",
+        (*params, shift, shift, max_bins + 1),
     )
-    eps = 1e-7  # degrees (~1 cm)
-    west, south, east, north = box
-    strips = [
-        (west, south, ilon0 + eps, north),
-        (ilon1 - eps, south, east, north),
-        (west, south, east, ilat0 + eps),
-        (west, ilat1 - eps, east, north),
-    ]
-    near_edges = Q()
-    for strip in strips:
-        near_edges |= Q(**{f"{point_field}__bboverlaps": GEOSPolygon.from_bbox(strip)})
-    band = qs.filter(**{f"{point_field}__intersects": GEOSPolygon.from_bbox(box)}).filter(near_edges)
-    head = _points_cte(band, {"rq_pt": F(point_field)})
-    band_cte, band_params = (
-        head if head is not None else ("WITH pts AS (SELECT NULL::geometry AS rq_pt WHERE false)", ())
-    )
-    sql = f"""{band_cte},
-        xy AS (SELECT floor({_X} / %s)::bigint AS ci, floor({_Y} / %s)::bigint AS cj
-               FROM pts WHERE rq_pt IS NOT NULL),
-        edge AS (SELECT ci >> %s AS i, cj >> %s AS j, 1::bigint AS n FROM xy
-                 WHERE NOT (ci >= %s AND ci < %s AND cj >= %s AND cj < %s)),
-        inside AS (SELECT c.i::bigint >> %s AS i, c.j::bigint >> %s AS j, c.n::bigint AS n
-                   FROM ({inner_sql}) AS c),
-        bins AS MATERIALIZED (SELECT i, j, sum(n)::bigint AS n
-                 FROM (SELECT * FROM edge UNION ALL SELECT * FROM inside) AS u
-                 GROUP BY i, j HAVING sum(n) > 0)
-        SELECT i, j, n, NULL::float8 AS w FROM bins ORDER BY i, j LIMIT %s"""
-    params = (
-        *band_params, size, size, shift, shift, i0, i1, j0, j1, shift, shift, *inner_params, max_bins + 1
-    )  # fmt: skip
-    return sql, params
+
+
+def area_count(qs: QuerySet, area: Area, *, point_field: str = "geom") -> int:
+    """How many points of ``qs`` lie inside ``area`` (the same number as
+    ``area.narrow(qs, point_field).count()``): from the model's registered cells wholly inside
+    it and the points along its edge when the cells can answer ``qs``, else by counting."""
+    found = registered_cells(qs, point_field=point_field)
+    rows = None if found is None else _area_rows_sql(qs, found[0], found[1], area, point_field)
+    if rows is None:
+        return area.narrow(qs, point_field).count()
+    sql, params = rows
+    return int(_run(qs, f"{sql} SELECT coalesce(sum(n), 0) FROM cellrows", params)[0][0])
 
 
 def heatmap(
@@ -473,22 +493,22 @@ def heatmap(
     weight_field: str | None = None,
     polygons: bool = False,
     max_bins: int = 50_000,
-    box: tuple[float, float, float, float] | None = None,
+    area: Area | None = None,
 ) -> Heatmap:
     """Counts (and the sum of ``weight_field``) of the points of ``qs`` per bin of ``grid``.
 
     Sums the model's registered :class:`CellCounts` instead of scanning the points when
     the bins are square, whole powers of two of the cells, unweighted, and every filter
     of ``qs`` is one the cells answer (:func:`cell_queryset`); the answer is the same.
-    ``box`` (lon/lat: west, south, east, north) narrows ``qs`` to the points inside it (edges
-    included, as the range filter's ``bbox``), summing the cells wholly inside it when they can
-    answer and reading only the points along its edges (:func:`_boxed_cells_sql`).
+    ``area`` (a range's shape: :meth:`RangeFilter.split`) narrows ``qs`` to the points inside
+    it, summing the cells wholly inside it when they can answer and reading only the points
+    along its edge (:func:`_area_cells_sql`).
     """
     built = None
-    if box is not None:
-        built = _boxed_cells_sql(qs, grid, point_field, box, max_bins) if weight_field is None else None
+    if area is not None:
+        built = _area_cells_sql(qs, grid, point_field, area, max_bins) if weight_field is None else None
         if built is None:
-            qs = qs.filter(**{f"{point_field}__intersects": GEOSPolygon.from_bbox(box)})
+            qs = area.narrow(qs, point_field)
     if built is None and weight_field is None:
         built = _cells_sql(qs, grid, point_field, max_bins)
     if built is None:

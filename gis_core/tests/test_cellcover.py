@@ -1,0 +1,62 @@
+"""gis_core.cellcover: the cells a shape holds wholly and the cells along its edge (pure)."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from gis_core.cellcover import cell_cover, cell_key, merge_runs
+from gis_core.ground import ground_buffer
+
+SIZE = 305.748113140705  # the events' cells (32 px at zoom 14)
+
+
+def _cell_box(i: int, j: int) -> shapely.Polygon:
+    r = 6378137.0
+    lon0, lon1 = np.degrees(i * SIZE / r), np.degrees((i + 1) * SIZE / r)
+    lat0, lat1 = (np.degrees(2 * np.arctan(np.exp(v * SIZE / r)) - np.pi / 2) for v in (j, j + 1))
+    return shapely.box(lon0, lat0, lon1, lat1)
+
+
+def _index(lon: float, lat: float) -> tuple[int, int]:
+    y = 6378137.0 * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2))
+    return int(np.floor(6378137.0 * np.radians(lon) / SIZE)), int(np.floor(y / SIZE))
+
+
+def test_runs_are_merged_down_rows_with_the_same_columns():
+    runs = [(0, 1, 2), (0, 4, 4), (1, 1, 2), (1, 4, 4), (2, 0, 4), (4, 1, 2)]
+    assert sorted(merge_runs(runs)) == [(0, 1, 1, 2), (0, 1, 4, 4), (2, 2, 0, 4), (4, 4, 1, 2)]
+    assert merge_runs([]) == []
+
+
+def test_inside_cells_lie_in_the_shape_and_edge_cells_hold_the_rest():
+    circle = ground_buffer(shapely.Point(105.44, 28.87), 2_000)
+    polygon = shapely.Polygon([(105.40, 28.85), (105.47, 28.86), (105.43, 28.90), (105.42, 28.87)])
+    for inner, outer in ((circle, circle), (polygon, polygon)):
+        cover = cell_cover(inner, outer, SIZE)
+        assert cover is not None and cover.inside_cells > 10
+        inside = [
+            (i, int(j))
+            for j, a, b in zip(cover.run_j, cover.run_a, cover.run_b, strict=True)
+            for i in range(a, b + 1)
+        ]
+        assert all(inner.contains(_cell_box(i, j)) for i, j in inside)
+        edge = set(cover.edge_keys.tolist())
+        assert not edge & set(cell_key([i for i, _ in inside], [j for _, j in inside]).tolist())
+        # every cell meeting the shape is inside or on the edge, and the boxes hold the edge cells
+        (i0, j0), (i1, j1) = (_index(x, y) for x, y in ((outer.bounds[0], outer.bounds[1]), outer.bounds[2:]))
+        boxes = shapely.union_all([shapely.box(*b) for b in cover.boxes])
+        met = 0
+        for i in range(i0 - 1, i1 + 2):
+            for j in range(j0 - 1, j1 + 2):
+                cell = _cell_box(i, j)
+                if cell.intersects(outer) and (i, j) not in inside:
+                    met += 1
+                    assert int(cell_key(i, j)) in edge
+                    assert boxes.contains(cell)
+        assert met == len(edge)
+
+
+def test_a_shape_over_too_many_cells_is_left_to_the_scan():
+    huge = shapely.box(100, 20, 110, 30)
+    assert cell_cover(huge, huge, SIZE) is None
