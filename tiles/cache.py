@@ -19,13 +19,22 @@ Changes older than ``TILE_CACHE_TTL_S`` are pruned (beat task): no cached
 entry older than that can exist, and pruning only ever moves a stamp, which
 forces a rebuild, never hides one.
 
-**The clock.** A layer whose attributes move with time (an event's timeliness colour)
-declares ``clock_sql``: a text that changes when the clock changes a feature (the number of
-events in the box past their warning and past their limit), appended to the stamp of its
-feature tiles, so those go stale exactly when a colour turns, with no write and no timer.
+**The clock.** A layer whose attributes move with time (an event's timeliness colour) declares
+them (``clock_attribute``, ``turns``: :class:`tiles.registry.TileLayer`). The statement that
+builds one of its feature tiles also computes, over the very rows of the tile, the tile's *next
+turn*: the earliest turn still ahead among its features whose clock runs (events: the warning
+and limit times of those with a colour, i.e. open and not suspended) — at most a second early,
+as the turns are whole seconds (one built within the second of a turn is not kept). The entry
+keeps it, and is served only while the database's clock (read by the stamp query, the clock the
+colours are computed with) is before it; Redis keeps it no longer than that (at least a second).
+So a hit costs the stamp query and nothing more, and a tile goes stale exactly when a colour
+turns, with no write and no timer. Anything else that changes a colour (a state change, a resume
+from suspension, a new event, a moved limit) is a write, which the stamp catches.
 
-**HTTP.** The ETag is a digest of the key and the stamp, so ``If-None-Match``
-is answered (304) from the stamp alone, without reading Redis.
+**HTTP.** The ETag is a digest of the key, the stamp and the next turn, so an ETag issued
+before a colour turned never earns a 304 after it. ``If-None-Match`` is answered (304) from the
+stamp alone, without reading Redis, for a tile with no clock; a tile with one is checked against
+its cached entry (without it, it is rebuilt).
 
 Redis being down degrades to building every tile; it never fails a request.
 """
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections.abc import Mapping
 
 from django.conf import settings
@@ -41,12 +51,20 @@ from django.core.cache import cache
 from django.db import connection
 
 from .registry import TileLayer
-from .selectors.mvt import RenderedTile, stamp_sql
+from .selectors.mvt import NOW_SQL, RenderedTile, stamp_sql
 from .tilemath import Tile
 
-__all__ = ["cache_entry", "cache_put", "etag_of", "jurisdiction_key", "tile_key", "tile_stamp"]
+__all__ = [
+    "CacheEntry", "cache_entry", "cache_put", "etag_of", "jurisdiction_key", "rendered_etag", "servable",
+    "tile_key", "tile_stamp",
+]  # fmt: skip
 
 logger = logging.getLogger(__name__)
+
+#: what Redis holds under a tile's key: (stamp, next turn or None, tile)
+CacheEntry = tuple[str, int | None, bytes]
+#: the entries' layout: part of the key, so entries of another layout are never read
+_LAYOUT = 2
 
 
 def jurisdiction_key(jurisdiction) -> str:
@@ -63,24 +81,45 @@ def tile_key(layer: TileLayer, tile: Tile, params: Mapping[str, str], jurisdicti
     db = connection.settings_dict["NAME"]
     namespace = settings.CIVGRID["TILE_CACHE_NAMESPACE"]
     name = f"{layer.name}~{layer.variant}" if layer.variant else layer.name  # a personal variant: its own
-    raw = f"{namespace}|{db}|{name}|{tile.z}/{tile.x}/{tile.y}|{query}|{jurisdiction_key(jurisdiction)}"
+    where = f"{tile.z}/{tile.x}/{tile.y}|{query}|{jurisdiction_key(jurisdiction)}"
+    raw = f"{_LAYOUT}|{namespace}|{db}|{name}|{where}"
     return "tile:" + hashlib.sha1(raw.encode()).hexdigest()
 
 
-def etag_of(key: str, stamp: str) -> str:
-    return '"' + hashlib.sha1(f"{key}|{stamp}".encode()).hexdigest()[:20] + '"'
+def etag_of(key: str, stamp: str, expires: float | None) -> str:
+    return '"' + hashlib.sha1(f"{key}|{stamp}|{expires}".encode()).hexdigest()[:20] + '"'
 
 
-def tile_stamp(layer: TileLayer, tile: Tile) -> str:
-    """The tile's change stamp now (see the module docstring)."""
+def rendered_etag(key: str, rendered: RenderedTile) -> str:
+    """The ETag of a tile just built: :func:`etag_of` — but one built within the second of a turn
+    holds for no time (not kept, never a 304) and gets its own, of its build time, so that no
+    two bodies share an ETag."""
+    return etag_of(key, rendered.stamp, rendered.at if rendered.expired else rendered.expires)
+
+
+def tile_stamp(layer: TileLayer, tile: Tile) -> tuple[str, float]:
+    """The tile's change stamp now, and now on the database's clock (epoch seconds) — one
+    query (see the module docstring)."""
     sql, params = stamp_sql(layer, tile)
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {sql}", params)
-        return cur.fetchone()[0]
+        cur.execute(f"SELECT {sql}, {NOW_SQL}", params)
+        stamp, now = cur.fetchone()
+    return stamp, now
 
 
-def cache_entry(key: str) -> tuple[str, bytes] | None:
-    """The cached (stamp, tile) under ``key``, whatever its stamp; None if absent."""
+def servable(entry: CacheEntry | None, stamp: str, now: float) -> tuple[bytes, int | None] | None:
+    """The cached tile and its next turn, if ``entry`` still answers for the tile: built from
+    the data as it is (``stamp``) and, if it has a next turn, before it (``now``)."""
+    if entry is None:
+        return None
+    held_stamp, expires, data = entry
+    if held_stamp != stamp or (expires is not None and now >= expires):
+        return None
+    return data, expires
+
+
+def cache_entry(key: str) -> CacheEntry | None:
+    """The cached entry under ``key``, whatever its stamp and expiry; None if absent."""
     try:
         return cache.get(key)
     except Exception:  # Redis down: build instead
@@ -89,7 +128,14 @@ def cache_entry(key: str) -> tuple[str, bytes] | None:
 
 
 def cache_put(key: str, rendered: RenderedTile, ttl: int) -> None:
+    """Keep ``rendered`` for ``ttl`` seconds, or only until its next turn (at least a second,
+    Redis's unit); one built within the second of a turn is not kept."""
+    if rendered.expired:
+        return
+    if rendered.expires is not None:
+        ttl = min(ttl, max(1, math.ceil(rendered.expires - rendered.at)))
+    entry: CacheEntry = (rendered.stamp, rendered.expires, rendered.data)
     try:
-        cache.set(key, (rendered.stamp, rendered.data), ttl)
+        cache.set(key, entry, ttl)
     except Exception:
         logger.warning("tile cache unavailable", exc_info=True)

@@ -3,11 +3,12 @@
 
 A map pans through hundreds of tiles a minute, and nearly all of them are cached: for those
 the full DRF view spent most of its time on machinery, not on the tile. This path does only
-what a cached answer needs — who the caller is, the change stamp (one indexed query), one
-Redis read — and anything else **falls through** to :class:`tiles.views.TileView`, unchanged:
-a cache miss, an unknown layer or filter, a bad tile address, a caller without the scope or
-without a jurisdiction, a volatile or live layer, an error of any kind. So every error answer
-(401, 403, 404, 400, 429, 503) still comes from the one DRF path, in its one shape.
+what a cached answer needs — who the caller is, the change stamp (one indexed query, which also
+reads the clock a tile's next turn is checked against), one Redis read — and anything else
+**falls through** to :class:`tiles.views.TileView`, unchanged: a cache miss, an unknown layer
+or filter, a bad tile address, a caller without the scope or without a jurisdiction, a volatile
+or live layer, an error of any kind. So every error answer (401, 403, 404, 400, 429, 503) still
+comes from the one DRF path, in its one shape.
 
 **Who the caller is.** Only what the full path verified: each time :class:`TileView`
 authenticates a caller it records the principal (scopes and jurisdiction) under a digest of
@@ -20,9 +21,9 @@ API-key lookup cache (``accounts.authentication.KEY_CACHE_SECONDS``) already has
 without credentials never matches.
 
 **Same answer.** The cache key holds the jurisdiction (and the personal variant of a layer:
-families' exact points only for ``personal:read``), the ETag the change stamp, computed by the
-same functions as the full path (:mod:`tiles.cache`); API keys are counted against their rate
-limit here too (over it: the full path answers 429).
+families' exact points only for ``personal:read``), the ETag the change stamp and the tile's next
+turn, computed by the same functions as the full path (:mod:`tiles.cache`); API keys are counted
+against their rate limit here too (over it: the full path answers 429).
 """
 
 from __future__ import annotations
@@ -105,9 +106,12 @@ def _redis():
     return _client
 
 
-def _cached_and_counted(key: str, stamp: str, principal: Principal) -> tuple[bytes | None, int]:
-    """The cached tile (None if absent or stale) and the API key's request count this minute
-    (0 for a session: not limited), in one Redis round trip.
+def _cached_and_counted(
+    key: str, stamp: str, now: float, principal: Principal
+) -> tuple[tuple[bytes, int | None] | None, int]:
+    """The cached tile and its next turn (None if absent, stale or past its turn:
+    :func:`tiles.cache.servable`) and the API key's request count this minute (0 for a
+    session: not limited), in one Redis round trip.
 
     The count is the full path's (``accounts.ratelimit.hit``: the same key, window and
     expiry); a request that finds no tile is uncounted again, as the full path will count it.
@@ -123,10 +127,10 @@ def _cached_and_counted(key: str, stamp: str, principal: Principal) -> tuple[byt
         pipe.expire(counter, 61)
     raw, *counted = pipe.execute()
     entry = None if raw is None else cache._cache._serializer.loads(raw)
-    data = entry[1] if entry is not None and entry[0] == stamp else None
-    if counter is not None and data is None:
+    held = tile_cache.servable(entry, stamp, now)
+    if counter is not None and held is None:
         client.decr(counter)
-    return data, int(counted[0]) if counted else 0
+    return held, int(counted[0]) if counted else 0
 
 
 def _servable(name: str, principal: Principal) -> TileLayer | None:
@@ -170,11 +174,12 @@ def cached_tile(request: HttpRequest) -> HttpResponse | None:
     # would spend a round trip on SELECT 1 first); if it fails, the full path's first query
     # runs the real check and reconnects (see the middleware)
     connection.health_check_done = True
-    stamp = tile_cache.tile_stamp(layer, tile)
-    etag = tile_cache.etag_of(key, stamp)
-    data, count = _cached_and_counted(key, stamp, principal)
-    if data is None:
+    stamp, now = tile_cache.tile_stamp(layer, tile)
+    held, count = _cached_and_counted(key, stamp, now, principal)
+    if held is None:
         return None
+    data, expires = held
+    etag = tile_cache.etag_of(key, stamp, expires)
     if count > (rate_limit or settings.CIVGRID["API_KEY_RATE_PER_MINUTE"]):
         return None  # the full path counts it again and answers 429
     status = 200

@@ -124,7 +124,8 @@ def _events() -> QuerySet:
 
 
 class _StatementNow(Func):
-    """The time of the statement (the tile and its stamp are one statement: the same instant)."""
+    """The time of the statement: the tile, its stamp and its next turn are one statement, so
+    the colours and the moment they next change are computed at the same instant."""
 
     template = "statement_timestamp()"
     output_field = DateTimeField()
@@ -146,19 +147,6 @@ def _timeliness() -> Case:
         When(warn_at__lte=_StatementNow(), then=Value("yellow")),
         default=Value("green"),
         output_field=CharField(),
-    )
-
-
-def _timeliness_clock() -> str:
-    """The part of an event tile's stamp that the clock moves: how many running events in the
-    box are past their warning and past their limit. A colour changes only when one of these
-    counts grows (or by a write, which the change log records), so a cached tile goes stale
-    exactly then."""
-    states = ", ".join(f"'{s}'" for s in _running())  # constants of events.flow, not input
-    return (
-        "(SELECT count(*) FILTER (WHERE warn_at <= statement_timestamp())::text || '/' || "
-        "count(*) FILTER (WHERE due_at <= statement_timestamp())::text FROM events_event "
-        f"WHERE state IN ({states}) AND geom && ST_MakeEnvelope(%s, %s, %s, %s, 4326))"
     )
 
 
@@ -201,7 +189,8 @@ register_layer(
         range_filter=True,
         time_field="reported_at",
         volatile_params=("overdue", "colour"),
-        clock_sql=_timeliness_clock(),
+        clock_attribute="colour",
+        turns=("warn_at", "due_at"),  # the colour turns yellow, then red: the tile expires then
         aggregate_below=16,
         depends_on=("events_eventcategory",),
         max_age=30,

@@ -78,12 +78,16 @@ class TileLayer:
     description: str = ""
     #: attribute name → type shown in TileJSON (``Number``, ``String``, ``Boolean``)
     fields: Mapping[str, str] = field(default_factory=dict)
-    #: attributes that move with the clock (an event's timeliness colour): SQL of a text that
-    #: changes whenever the clock changes what a feature of the tile shows, with four
-    #: placeholders for the tile's WGS84 box (xmin, ymin, xmax, ymax); part of the change stamp
-    #: of feature tiles (aggregated cells carry no such attribute), so a cached tile and its
-    #: ETag go stale exactly when a colour changes, not on a timer
-    clock_sql: str | None = None
+    #: an attribute that moves with the clock (an event's timeliness colour, computed against
+    #: ``statement_timestamp()``), null where the feature's clock stands still (a suspended or
+    #: finished event) …
+    clock_attribute: str | None = None
+    #: … and the attributes holding, in whole epoch seconds (:class:`tiles.layers.Epoch`), the
+    #: moments at which it turns (the warning, the limit). A feature tile then carries its *next
+    #: turn*: the earliest of these still ahead among its features whose clock runs, computed in
+    #: the statement that builds it; the cached tile and its ETag hold only until then (see
+    #: :mod:`tiles.cache`). Aggregated cells carry no such attribute, and no expiry
+    turns: tuple[str, ...] = ()
     #: the layer *is* the clock (latest staff positions): never served from the cache, and no
     #: change triggers on its tables (they are written all the time)
     live: bool = False
@@ -102,6 +106,11 @@ class TileLayer:
         reserved = {"count"} & set(self.attributes) if self.aggregate_below is not None else set()
         if reserved:
             raise ValueError(f"layer {self.name}: attribute 'count' is the aggregate's")
+        if bool(self.turns) != bool(self.clock_attribute):
+            raise ValueError(f"layer {self.name}: clock_attribute and turns go together")
+        unknown = {self.clock_attribute, *self.turns} - {None} - set(self.attributes)
+        if unknown:
+            raise ValueError(f"layer {self.name}: clock attributes {sorted(unknown)} are not attributes")
         variant = self.personal_variant
         if variant is not None and (variant.name != self.name or not variant.variant or self.variant):
             raise ValueError(f"layer {self.name}: a personal variant has its name and its own variant tag")

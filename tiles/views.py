@@ -17,7 +17,7 @@ from gis_core.errors import InvalidInput, NotFound
 
 from . import cache as tile_cache
 from .registry import TileLayer, get_layer, layers
-from .selectors.mvt import layer_queryset, tile_render
+from .selectors.mvt import layer_queryset, moves_with_clock, tile_render
 from .selectors.tilejson import tilejson
 from .tilemath import MAX_ZOOM, Tile
 
@@ -101,14 +101,21 @@ class TileView(LayerView):
         entry = None if volatile else tile_cache.cache_entry(key)
         data, state = None, "hit"
         if not volatile and (sent or entry is not None):  # something to check against the stamp
-            stamp = tile_cache.tile_stamp(the_layer, tile)
-            etag = tile_cache.etag_of(key, stamp)
+            stamp, now = tile_cache.tile_stamp(the_layer, tile)
+            held = tile_cache.servable(entry, stamp, now)
+            if held is not None:
+                data, expires = held
+                etag = tile_cache.etag_of(key, stamp, expires)
+            elif not moves_with_clock(the_layer, tile):  # no next turn: the stamp alone is the ETag
+                etag = tile_cache.etag_of(key, stamp, None)
+            else:  # its next turn is known only to a cached entry: build it
+                etag = None
             if etag in sent:
                 return tile_response(b"", etag, the_layer, volatile, status=304)
-            data = entry[1] if entry is not None and entry[0] == stamp else None
         if data is None:
             rendered = tile_render(the_layer, tile, qs)
-            data, etag, state = rendered.data, tile_cache.etag_of(key, rendered.stamp), "miss"
+            data, state = rendered.data, "miss"
+            etag = tile_cache.rendered_etag(key, rendered)
             if not the_layer.live:
                 cfg = settings.CIVGRID
                 ttl = cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"]

@@ -22,7 +22,9 @@ Lines and polygons smaller than
 most ``CIVGRID["TILE_MAX_FEATURES"]`` points (the rest are thinned away).
 
 The same statement reads the tile's *change stamp* (see :mod:`tiles.cache`) in
-the same snapshot, so a cached tile is never newer or older than its stamp.
+the same snapshot, so a cached tile is never newer or older than its stamp, and — for a
+feature tile of a layer with ``turns`` — its *next turn*, from the very rows of the tile, so
+it is exactly when the colours the tile was built with would change.
 """
 
 from __future__ import annotations
@@ -45,10 +47,15 @@ from gis_core.selectors.density import BinGrid, cell_bins_sql
 from ..registry import TileLayer
 from ..tilemath import Tile
 
-__all__ = ["BUFFER", "EXTENT", "RenderedTile", "is_aggregated", "layer_queryset", "stamp_sql", "tile_render"]
+__all__ = [
+    "BUFFER", "EXTENT", "NOW_SQL", "RenderedTile", "is_aggregated", "layer_queryset", "moves_with_clock",
+    "stamp_sql", "tile_render",
+]  # fmt: skip
 
 EXTENT = 4096  # MVT units across a tile
 BUFFER = 64  # MVT units around it (1/64 of the tile)
+#: the statement's time on the database's clock (the one the colours are computed with), epoch s
+NOW_SQL = "extract(epoch from statement_timestamp())::float8"
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,16 @@ class RenderedTile:
     data: bytes
     stamp: str
     aggregated: bool
+    #: when it was built: the statement's time (database clock, epoch seconds)
+    at: float
+    #: its next turn (epoch seconds): the tile is as built only before then; None: no turn ahead
+    #: (a layer without ``turns``, an aggregated tile, or no running clock among its features)
+    expires: int | None = None
+
+    @property
+    def expired(self) -> bool:
+        """Built within the second of a turn (see :func:`_next_turn_sql`): not to be kept."""
+        return self.expires is not None and self.expires <= self.at
 
 
 def _cfg(name: str) -> int:
@@ -92,10 +109,14 @@ def is_aggregated(layer: TileLayer, tile: Tile) -> bool:
     return layer.aggregate_below is not None and tile.z < layer.aggregate_below
 
 
+def moves_with_clock(layer: TileLayer, tile: Tile) -> bool:
+    """Whether the tile carries attributes that turn with the clock, and so an expiry."""
+    return bool(layer.turns) and not is_aggregated(layer, tile)
+
+
 def stamp_sql(layer: TileLayer, tile: Tile) -> tuple[str, list]:
     """SQL of the tile's change stamp, and its parameters (see :mod:`tiles.cache`): the change
-    log in the tile's box (with its buffer) and, for a feature tile of a layer whose attributes
-    move with the clock, the layer's ``clock_sql``."""
+    log in the tile's box (with its buffer)."""
     tables = [t for t, _ in layer.tables()]
     box = list(tile.bounds_4326(BUFFER / EXTENT))
     # two branches, so the boxed one can use the GiST index (an OR with IS NULL could not)
@@ -105,9 +126,21 @@ def stamp_sql(layer: TileLayer, tile: Tile) -> tuple[str, list]:
         "SELECT id FROM tiles_tilechange WHERE table_name = ANY(%s) "
         "AND bbox && ST_MakeEnvelope(%s, %s, %s, %s, 4326)) AS c)"
     )
-    if layer.clock_sql and not is_aggregated(layer, tile):
-        return f"({sql} || '~' || {layer.clock_sql})", [tables, tables, *box, *box]
     return sql, [tables, tables, *box]
+
+
+def _next_turn_sql(layer: TileLayer) -> str:
+    """SQL of the next turn of the tile ``t`` (an aggregate over its rows): the earliest of its
+    running features' turns still ahead at the statement's time.
+
+    The turns are whole seconds, floored: a turn at second ``f`` happens within ``[f, f + 1)``,
+    so one is ahead if ``f + 1`` is, and the expiry is ``f`` — up to a second early, never late.
+    A tile built within the second of a turn thus expires as soon as it is built (not kept)."""
+    if not layer.turns:
+        return "NULL::bigint"
+    running = f't."{layer.clock_attribute}" IS NOT NULL'
+    ahead = [f'min(t."{a}") FILTER (WHERE {running} AND t."{a}" + 1 > {NOW_SQL})' for a in layer.turns]
+    return f"LEAST({', '.join(ahead)})"
 
 
 def _compiled(qs: QuerySet) -> tuple[str, tuple] | None:
@@ -144,7 +177,8 @@ def _features_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tupl
     fid = ', s."a_0" AS "tile_fid"' if names and names[0] == "id" else ""
     feature_id = ", 'tile_fid'" if fid else ""
     return (
-        f"""SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom'{feature_id}) FROM (
+        f"""SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom'{feature_id}) AS mvt, {_next_turn_sql(layer)} AS expires
+        FROM (
             SELECT ST_AsMVTGeom(ST_Transform(s.tile_g, 3857), ST_TileEnvelope(%s, %s, %s),
                                 {EXTENT}, {BUFFER}, true) AS geom{", " + renamed if renamed else ""}{fid}
             FROM ({sql}) AS s OFFSET 0) AS t WHERE t.geom IS NOT NULL""",
@@ -164,7 +198,7 @@ def _aggregate_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tup
         sql, params = summed
         return (
             f"""WITH agg AS ({sql})
-            SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') FROM (
+            SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') AS mvt, NULL::bigint AS expires FROM (
                 SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(x / n, y / n), 3857),
                                     ST_TileEnvelope(%s, %s, %s), {EXTENT}, 0, false) AS geom, n AS count
                 FROM agg) AS t WHERE t.geom IS NOT NULL""",
@@ -179,7 +213,7 @@ def _aggregate_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tup
         f"""WITH pts AS ({sql}), {grid.cells_sql()},
             agg AS (SELECT count(*) AS n, avg(u) AS mu, avg(v) AS mv FROM cells
                     WHERE i >= %s AND i < %s AND j >= %s AND j < %s GROUP BY i, j)
-        SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') FROM (
+        SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') AS mvt, NULL::bigint AS expires FROM (
             SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(mu * %s, mv * %s), 3857),
                                 ST_TileEnvelope(%s, %s, %s), {EXTENT}, 0, false) AS geom, n AS count
             FROM agg) AS t WHERE t.geom IS NOT NULL""",
@@ -191,19 +225,19 @@ def _aggregate_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tup
 
 
 def tile_render(layer: TileLayer, tile: Tile, qs: QuerySet) -> RenderedTile:
-    """The tile of ``qs`` (already scoped and filtered: :func:`layer_queryset`) and its stamp."""
+    """The tile of ``qs`` (already scoped and filtered: :func:`layer_queryset`), its stamp, the
+    time it was built at and its next turn — one statement."""
     aggregated = is_aggregated(layer, tile)
     built = (_aggregate_sql if aggregated else _features_sql)(layer, qs, tile)
+    # nothing can match (e.g. an empty jurisdiction): an empty tile, still stamped
+    body, body_params = built or ("SELECT ''::bytea AS mvt, NULL::bigint AS expires", ())
     stamp, stamp_params = stamp_sql(layer, tile)
-    if built is None:  # nothing can match (e.g. an empty jurisdiction): an empty tile, still stamped
-        sql, params = f"SELECT ''::bytea, {stamp}", tuple(stamp_params)
-    else:
-        body, body_params = built
-        sql, params = f"SELECT ({body}), {stamp}", (*body_params, *stamp_params)
     with connection.cursor() as cur:
-        cur.execute(sql, params)
-        data, stamp_value = cur.fetchone()
-    return RenderedTile(bytes(data or b""), stamp_value, aggregated)
+        cur.execute(
+            f"SELECT b.mvt, {stamp}, {NOW_SQL}, b.expires FROM ({body}) AS b", (*stamp_params, *body_params)
+        )
+        data, stamp_value, at, expires = cur.fetchone()
+    return RenderedTile(bytes(data or b""), stamp_value, aggregated, at, expires)
 
 
 # ------------------------------------------------------------------ small SQL expressions

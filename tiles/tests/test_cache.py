@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
 from events.models import Event
@@ -107,3 +108,27 @@ def test_redis_down_still_serves_tiles(api, monkeypatch):
         response = api.get(tile_url("events", tile))
         assert response.status_code == 200 and decode(response.content)["events"]
         assert response["X-Tile-Cache"] == "miss"
+
+
+def test_a_tile_built_within_the_second_of_its_turn_is_not_kept_and_has_its_own_etag():
+    from tiles import cache as tile_cache
+    from tiles.selectors.mvt import RenderedTile
+
+    key = "tile:test-turn"
+    # turns are whole seconds: one at second 1000 happens within [1000, 1001)
+    before = RenderedTile(b"green", "1:1", False, at=1000.2, expires=1000)
+    after = RenderedTile(b"yellow", "1:1", False, at=1000.7, expires=1000)
+    assert before.expired and after.expired
+    assert tile_cache.rendered_etag(key, before) != tile_cache.rendered_etag(key, after)
+    tile_cache.cache_put(key, before, 3600)
+    assert tile_cache.cache_entry(key) is None
+    # otherwise kept until its turn only (at least a second), and served only before it
+    kept = RenderedTile(b"green", "1:1", False, at=999.5, expires=1000)
+    assert tile_cache.rendered_etag(key, kept) == tile_cache.etag_of(key, "1:1", 1000)
+    tile_cache.cache_put(key, kept, 3600)
+    entry = tile_cache.cache_entry(key)
+    assert entry == ("1:1", 1000, b"green")
+    assert 0 < cache._cache.get_client(key).ttl(cache.make_and_validate_key(key)) <= 1  # Redis's own
+    assert tile_cache.servable(entry, "1:1", 999.9) == (b"green", 1000)
+    assert tile_cache.servable(entry, "1:1", 1000.0) is None
+    assert tile_cache.servable(entry, "1:2", 999.9) is None

@@ -4,14 +4,22 @@ has not verified, within the same rate limit — and leaves every other answer t
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
+import time
 from unittest import mock
 
 import pytest
+from django.db import connection
 from django.http import HttpResponse
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.services import apikey_issue, apikey_revoke, user_create
 from civilization.models import CivilizationUnit
+from events import flow
 from events.models import Event
 from tiles import fastpath
 from tiles.tilemath import lonlat_to_tile
@@ -21,6 +29,7 @@ from .conftest import A_PREFIX, B_PREFIX, PASSWORD, decode, grid_tile, tile_url
 
 pytestmark = pytest.mark.django_db
 
+RUNNING = sorted(flow.OPEN_STATES - {"suspended"})
 SCOPES = ["regions:read", "grids:read", "events:read", "geocode:read", "civilization:read"]
 
 
@@ -198,3 +207,46 @@ def test_the_lean_path_can_be_switched_off(settings):
     settings.CIVGRID = {**settings.CIVGRID, "TILE_LEAN_PATH": False}
     with full_path_forbidden(), pytest.raises(AssertionError):
         a.get(url)
+
+
+def test_the_lean_path_serves_a_tile_only_until_its_next_turn():
+    """An event turning yellow, with no write: the lean path stops answering the cached tile
+    at the turn, and the full path builds the new colour."""
+    client, _ = key_client("510502")
+    event = Event.objects.filter(grid_code__startswith=A_PREFIX, state__in=RUNNING).order_by("id").first()
+    soon = timezone.now() + dt.timedelta(seconds=3)
+    # a write, before any tile is built: what follows is the clock alone
+    Event.objects.filter(pk=event.pk).update(warn_at=soon, due_at=soon + dt.timedelta(hours=1))
+    url = tile_url("events", lonlat_to_tile(event.geom.x, event.geom.y, 18))
+    first = client.get(url)
+    assert first["X-Tile-Cache"] == "miss"
+    with full_path_forbidden():
+        assert client.get(url)["X-Tile-Cache"] == "hit"
+        assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    time.sleep(max(0.0, math.floor(soon.timestamp()) + 1.1 - time.time()))
+    with full_path_forbidden(), pytest.raises(AssertionError):
+        client.get(url)  # past the turn: not the lean path's to answer
+    later = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert later.status_code == 200 and later["X-Tile-Cache"] == "miss"
+    colour = {f["properties"]["id"]: f["properties"].get("colour") for f in decode(later.content)["events"]}
+    assert colour[event.pk] == "yellow"
+    with full_path_forbidden():
+        assert client.get(url)["ETag"] == later["ETag"]  # kept again, until the limit
+
+
+def test_a_cached_hit_runs_one_query_the_stamp_and_never_counts_events():
+    client, _ = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    client.get(url)
+    with full_path_forbidden(), CaptureQueriesContext(connection) as lean:
+        assert client.get(url)["X-Tile-Cache"] == "hit"
+    counts_events = re.compile(r'FROM\s+"?events_event\b')  # what the clock part of a stamp once did
+    ((stamp,),) = [[q["sql"]] for q in lean.captured_queries]
+    assert "tiles_tilechange" in stamp and not counts_events.search(stamp)
+    fastpath.forget_all()
+    with CaptureQueriesContext(connection) as full:
+        assert client.get(url)["X-Tile-Cache"] == "hit"
+    reads = [q["sql"] for q in full.captured_queries]
+    assert sum("tiles_tilechange" in sql for sql in reads) == 1
+    assert not any(counts_events.search(sql) for sql in reads), reads

@@ -5,10 +5,13 @@ scoping per district, and the privacy of families' points."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.gis.geos import Point, Polygon
+from django.core.cache import cache
 from django.utils import timezone
 
 from accounts.permissions import principal_for_user
@@ -20,6 +23,7 @@ from grids.models import Camera, CityComponent, GridStaff
 from grids.services.tracks import positions_ingest
 from tiles import cache as tile_cache
 from tiles.registry import get_layer
+from tiles.selectors.mvt import layer_queryset, tile_render
 from tiles.tilemath import Tile, lonlat_to_tile
 
 from .conftest import A_PREFIX, B_PREFIX, PASSWORD, client_for, decode, tile_url
@@ -39,7 +43,6 @@ def _tile_lonlat(tile: Tile, feature: dict, extent: int = 4096) -> tuple[float, 
     """A point feature's position back in WGS84 (decode() gives tile units, y up)."""
     x, y = feature["geometry"]["coordinates"]
     lon0, lat0, lon1, lat1 = tile.bounds_4326()
-    import math
 
     def lat_of(merc_y: float) -> float:
         return math.degrees(math.atan(math.sinh(merc_y)))
@@ -269,24 +272,108 @@ def test_event_features_carry_state_colour_and_major_class(a_api):
         assert ids == {f["properties"]["id"] for f in features if f["properties"].get("colour") == colour}
 
 
-def test_an_event_turning_yellow_invalidates_its_cached_tile_without_a_write(a_api):
-    """The colour moves with the clock: the tile's stamp moves when a warning time passes."""
-    event = Event.objects.filter(grid_code__startswith=A_PREFIX, state__in=RUNNING).order_by("id").first()
-    soon = timezone.now() + dt.timedelta(seconds=2)
+def _colours(response) -> dict[int, str | None]:
+    return {f["properties"]["id"]: f["properties"].get("colour") for f in decode(response.content)["events"]}
+
+
+def _running_event(prefix: str = A_PREFIX) -> Event:
+    return Event.objects.filter(grid_code__startswith=prefix, state__in=RUNNING).order_by("id").first()
+
+
+def _turning_soon(event: Event, seconds: float = 3) -> dt.datetime:
+    """Give ``event`` a warning ``seconds`` from now (a write: done before any tile is built,
+    so what follows is the clock alone)."""
+    soon = timezone.now() + dt.timedelta(seconds=seconds)
     Event.objects.filter(pk=event.pk).update(warn_at=soon, due_at=soon + dt.timedelta(hours=1))
+    return soon
+
+
+def _a_jurisdiction():
+    return principal_for_user(get_user_model().objects.get(username="tl_op_a")).jurisdiction
+
+
+def _sleep_past(moment: dt.datetime) -> None:
+    """Until the second after ``moment``'s (turns are whole seconds: a tile built within the
+    second of a turn is not kept)."""
+    time.sleep(max(0.0, math.floor(moment.timestamp()) + 1.1 - time.time()))
+
+
+def test_an_event_tile_is_kept_until_its_next_turn_then_rebuilt_with_the_new_colour(a_api):
+    """The colour moves with the clock: a cached tile holds only until a colour of it turns."""
+    event = _running_event()
+    soon = _turning_soon(event)
     tile = lonlat_to_tile(event.geom.x, event.geom.y, 18)
     first = a_api.get(tile_url("events", tile))
-    colour = {f["properties"]["id"]: f["properties"].get("colour") for f in decode(first.content)["events"]}
-    assert colour[event.pk] == "green"
-    assert a_api.get(tile_url("events", tile))["X-Tile-Cache"] == "hit"
-    time.sleep((soon - timezone.now()).total_seconds() + 0.2)
+    assert first["X-Tile-Cache"] == "miss" and _colours(first)[event.pk] == "green"
+    again = a_api.get(tile_url("events", tile))
+    assert again["X-Tile-Cache"] == "hit" and again["ETag"] == first["ETag"]
+    assert a_api.get(tile_url("events", tile), HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+    _sleep_past(soon)
+    # no write since: the stamp is the same, the clock alone turned the colour
     later = a_api.get(tile_url("events", tile), HTTP_IF_NONE_MATCH=first["ETag"])
     assert later.status_code == 200 and later["X-Tile-Cache"] == "miss" and later["ETag"] != first["ETag"]
-    colour = {f["properties"]["id"]: f["properties"].get("colour") for f in decode(later.content)["events"]}
-    assert colour[event.pk] == "yellow"
-    # aggregated cells carry no colour: their stamp does not move with the clock
+    assert _colours(later)[event.pk] == "yellow"
+    # and the new tile is kept until its own next turn (the limit, an hour on)
+    assert a_api.get(tile_url("events", tile))["X-Tile-Cache"] == "hit"
+    assert a_api.get(tile_url("events", tile), HTTP_IF_NONE_MATCH=later["ETag"]).status_code == 304
+
+
+def test_an_etag_issued_before_a_turn_earns_no_304_after_it_even_without_the_cached_entry(a_api):
+    event = _running_event()
+    soon = _turning_soon(event)
+    tile = lonlat_to_tile(event.geom.x, event.geom.y, 18)
+    first = a_api.get(tile_url("events", tile))
+    key = tile_cache.tile_key(get_layer("events"), tile, {}, _a_jurisdiction())
+    assert tile_cache.cache_entry(key) is not None
+    cache.delete(key)  # Redis lost it: the ETag alone cannot tell the tile's next turn
+    assert a_api.get(tile_url("events", tile), HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 200
+    _sleep_past(soon)
+    late = a_api.get(tile_url("events", tile), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert late.status_code == 200 and _colours(late)[event.pk] == "yellow"
+
+
+def test_the_next_turn_is_the_earliest_warning_or_limit_ahead_among_running_features(a_api):
+    event = _running_event()
+    tile = lonlat_to_tile(event.geom.x, event.geom.y, 16)
+    layer = get_layer("events")
+    now = timezone.now()
+    in_tile = Event.objects.filter(geom__intersects=_box(tile))
+    # every running event of the tile far ahead, ours the first to turn, and a suspended one
+    # (its clock stands still) sooner still: its turn is not the tile's
+    in_tile.filter(state__in=RUNNING).update(
+        warn_at=now + dt.timedelta(days=1), due_at=now + dt.timedelta(days=2)
+    )
+    Event.objects.filter(pk=event.pk).update(
+        warn_at=now - dt.timedelta(hours=1), due_at=now + dt.timedelta(seconds=600)
+    )
+    other = in_tile.filter(state__in=RUNNING).exclude(pk=event.pk).order_by("id").first()
+    if other is not None:
+        Event.objects.filter(pk=other.pk).update(
+            state="suspended", warn_at=now + dt.timedelta(seconds=60), due_at=now + dt.timedelta(seconds=90)
+        )
+    qs = layer_queryset(layer, {}, _a_jurisdiction())
+    rendered = tile_render(layer, tile, qs)
+    assert rendered.expires == int((now + dt.timedelta(seconds=600)).timestamp())  # the limit, floored
+    assert rendered.at == pytest.approx(time.time(), abs=5)  # the database's clock
+    colours = {f["properties"]["id"]: f["properties"].get("colour") for f in decode(rendered.data)["events"]}
+    assert colours[event.pk] == "yellow"
+    if other is not None:
+        assert colours[other.pk] is None
+    # aggregated cells carry no colour, and no expiry
     low = lonlat_to_tile(event.geom.x, event.geom.y, 12)
-    assert "~" not in tile_cache.tile_stamp(get_layer("events"), low)
+    assert tile_render(layer, low, qs).expires is None
+
+
+def test_aggregated_event_tiles_do_not_move_with_the_clock(a_api):
+    event = _running_event()
+    soon = _turning_soon(event)
+    low = lonlat_to_tile(event.geom.x, event.geom.y, 12)
+    first = a_api.get(tile_url("events", low))
+    assert first["X-Tile-Cache"] == "miss"
+    _sleep_past(soon)
+    again = a_api.get(tile_url("events", low), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304
+    assert a_api.get(tile_url("events", low))["X-Tile-Cache"] == "hit"
 
 
 def test_a_write_to_a_unit_invalidates_tiles_at_its_exact_and_its_public_point(planner_a, a_api, family):
