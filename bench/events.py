@@ -128,25 +128,29 @@ def _vacuum() -> None:
 
 def insert_rate(n: int) -> dict:
     """``n`` more generated events written and timed, then deleted again (the in-process
-    locator index is loaded first: a long-running writer has it already)."""
+    locator index is loaded first: a long-running writer has it already): once as fresh
+    reports (state reported, one transition each: another system's bulk upload), once with a
+    year's history (every state, 5.8 transitions each: a migration of old records)."""
     locate_grid_codes(np.array([105.44]), np.array([28.87]))
-    result = demo_events_bulk(n, seed=int(time.time()), batch=n, now=timezone.now())
-    ids = _newest_ids(n)
-    with connection.cursor() as cur:  # bench housekeeping, not a service: raw deletes of what we wrote
-        cur.execute("DELETE FROM events_eventtransition WHERE event_id = ANY(%s)", [ids])
-        cur.execute("DELETE FROM events_event WHERE id = ANY(%s)", [ids])
-    _vacuum()
-    out = {
-        "events": result["events"],
-        "transitions": result["transitions"],
-        "seconds": result["seconds"],
-        "events_per_s": result["events_per_s"],
-        "rows_per_s": (result["events"] + result["transitions"]) / result["seconds"],
-    }
-    print(
-        "bulk insert {events:,} events + {transitions:,} transitions: {events_per_s:,.0f} events/s "
-        "({rows_per_s:,.0f} rows/s) incl. grid assignment, deadlines and COPY".format(**out)
-    )
+    out = {}
+    for name, states in (("reports", {"reported": 1.0}), ("history", None)):
+        result = demo_events_bulk(n, seed=int(time.time()), batch=n, now=timezone.now(), states=states)
+        ids = _newest_ids(n)
+        with connection.cursor() as cur:  # bench housekeeping, not a service: raw deletes of what we wrote
+            cur.execute("DELETE FROM events_eventtransition WHERE event_id = ANY(%s)", [ids])
+            cur.execute("DELETE FROM events_event WHERE id = ANY(%s)", [ids])
+        _vacuum()
+        got = out[name] = {
+            "events": result["events"],
+            "transitions": result["transitions"],
+            "seconds": result["seconds"],
+            "events_per_s": result["events_per_s"],
+            "rows_per_s": (result["events"] + result["transitions"]) / result["seconds"],
+        }
+        print(
+            "bulk insert of {events:,} {name} + {transitions:,} transitions: {events_per_s:,.0f} events/s "
+            "({rows_per_s:,.0f} rows/s) incl. grid assignment, deadlines and COPY".format(name=name, **got)
+        )
     return out
 
 

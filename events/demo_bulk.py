@@ -205,9 +205,11 @@ def _paths() -> tuple[np.ndarray, np.ndarray]:
     return length, along
 
 
-def _batch(rng, n: int, *, city: _City, spot_p, cats, cat_p, steps: _Steps, now_us: int) -> BulkEvents:
-    names = [s for s in STATE_WEIGHTS]
-    weights = np.array([STATE_WEIGHTS[s] for s in names], dtype=float)
+def _batch(
+    rng, n: int, *, city: _City, spot_p, cats, cat_p, steps: _Steps, now_us: int, states: dict[str, float]
+) -> BulkEvents:
+    names = [s for s in states]
+    weights = np.array([states[s] for s in names], dtype=float)
     state = np.array([STATES.index(s) for s in names])[rng.choice(len(names), n, p=weights / weights.sum())]
     cat = rng.choice(len(cats), n, p=cat_p)
     length, along = _paths()
@@ -315,6 +317,7 @@ def demo_events_bulk(
     now: dt.datetime | None = None,
     progress=None,
     load_mode: bool | None = None,
+    states: dict[str, float] | None = None,
 ) -> dict:
     """Add ``count`` generated events to the city ``city_code`` (added to those on record: nothing
     is deleted), ``batch`` rows per call of the writer, on ``workers`` connections; returns
@@ -325,7 +328,10 @@ def demo_events_bulk(
     ``load_mode`` (default: ``count`` ≥ the events on record and ≥ ``LOAD_MODE_MIN``) writes under
     :func:`events.services.bulk.events_load_mode`: indexes and foreign keys rebuilt once
     at the end. Each batch is written along a Hilbert curve in ``workers`` chunks, so a
-    neighbourhood's events lie in one run of pages per batch: larger batches, fewer runs."""
+    neighbourhood's events lie in one run of pages per batch: larger batches, fewer runs.
+
+    ``states`` (state → weight) replaces :data:`STATE_WEIGHTS`: ``{"reported": 1}`` makes
+    only fresh reports (one transition each), as another system's bulk upload would."""
     now = now or timezone.now()
     now_us = to_us(now)
     _setup(city_code)
@@ -349,7 +355,7 @@ def demo_events_bulk(
         for b, lo in enumerate(range(0, count, batch), start=1):
             rng = np.random.default_rng([seed, b])
             rows = _batch(rng, min(batch, count - lo), city=city, spot_p=spot_p, cats=cats, cat_p=cat_p,
-                          steps=steps, now_us=now_us)  # fmt: skip
+                          steps=steps, now_us=now_us, states=states or STATE_WEIGHTS)  # fmt: skip
             result = events_bulk_create(
                 rows, actor="system:demo", note="演示数据", workers=workers, now=now,
                 chunk_size=-(-len(rows) // workers),

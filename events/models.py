@@ -160,7 +160,9 @@ class Event(models.Model):
     """An event or a component problem, with its place stored once on write: the unit
     grid and the region chain come from point location, so every filter is indexed."""
 
-    client_id = models.UUIDField("客户端编号", unique=True, null=True, blank=True)
+    # unique where given (Meta.constraints): a partial index, so the millions of events without
+    # one (bulk loads, other systems) add no index entry
+    client_id = models.UUIDField("客户端编号", null=True, blank=True)
     kind = models.CharField("类型", max_length=16, choices=EventKind.choices)
     category = models.ForeignKey(  # the foreign key's own index is the category index
         EventCategory, verbose_name="小类", on_delete=models.PROTECT, related_name="+"
@@ -199,9 +201,10 @@ class Event(models.Model):
     escalation_level = models.PositiveSmallIntegerField("督办级别", default=0)  # 1 overdue, 2 escalated
     escalated_at = models.DateTimeField("升级督办时间", null=True, blank=True)
     closed_at = models.DateTimeField("结束时间", null=True, blank=True)
+    # indexed where set only (Meta.indexes): a few per cent of the events are merged duplicates
     duplicate_of = models.ForeignKey(
         "self", verbose_name="合并至", null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="duplicates",
+        related_name="duplicates", db_index=False,
     )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -221,6 +224,16 @@ class Event(models.Model):
             models.Index(
                 fields=["due_at"], name="event_open_due_idx", condition=Q(state__in=sorted(flow.OPEN_STATES))
             ),
+            models.Index(
+                fields=["duplicate_of"],
+                name="event_duplicate_of_idx",
+                condition=Q(duplicate_of__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client_id"], name="event_client_id_key", condition=Q(client_id__isnull=False)
+            )
         ]
 
     class Scope:  # read by accounts.scoping
@@ -244,9 +257,11 @@ class EventTransition(models.Model):
     actor = models.CharField("操作者", max_length=150)  # "user:alice" / "key:ab12cd34" / "system:…"
     note = models.TextField("意见", max_length=2000, blank=True)
     at = models.DateTimeField("时间", default=timezone.now)
+    # indexed where set only (Meta.indexes): one transition in six is a dispatch
     department = models.ForeignKey(
-        Department, verbose_name="处置部门", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
-    )
+        Department, verbose_name="处置部门", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_index=False,
+    )  # fmt: skip
     # the deadline of the step this transition ended (on-time statistics): None without a limit
     step_due_at = models.DateTimeField("原环节时限", null=True, blank=True)
     # when the step this transition ended began (handling-time statistics; a suspension does
@@ -257,7 +272,12 @@ class EventTransition(models.Model):
         verbose_name = "事件流转记录"
         verbose_name_plural = "事件流转记录"
         ordering = ["event", "at", "id"]
-        indexes = [models.Index(fields=["action", "at"], name="event_transition_action_idx")]
+        indexes = [
+            models.Index(fields=["action", "at"], name="event_transition_action_idx"),
+            models.Index(
+                fields=["department"], name="event_transition_dept_idx", condition=Q(department__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.event_id} {self.action} {self.from_state}→{self.to_state}"

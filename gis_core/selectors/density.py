@@ -142,12 +142,19 @@ class BinGrid:
             return mercator_to_lonlat((i + 0.5) * s, (j + 0.5) * s)
         return mercator_to_lonlat(1.5 * s * i, math.sqrt(3) * s * (j + (0.5 if i % 2 else 0.0)))
 
-    def cells_sql(self) -> str:
-        """CTEs from ``pts(rq_pt, …)`` to ``cells(…, i, j)``; two placeholders, both the size."""
+    def cells_sql(self, *, once: bool = False) -> str:
+        """CTEs from ``pts(rq_pt, …)`` to ``cells(…, i, j)``; two placeholders, both the size.
+
+        ``once``: square bins computed in a subquery of their own (``OFFSET 0``), so the
+        coordinates are worked out once per point however often the caller reads ``u``, ``v``,
+        ``i`` and ``j`` — for a few tens of thousands of points (a tile); it also keeps the
+        scan serial, which a city-wide heatmap of millions would miss."""
         xy = f"SELECT pts.*, {_X} / %s AS u, {_Y} / %s AS v FROM pts WHERE rq_pt IS NOT NULL"
         if self.shape == "square":
+            barrier = " OFFSET 0" if once else ""
             return (
-                f"xy AS ({xy}), cells AS (SELECT xy.*, floor(u)::bigint AS i, floor(v)::bigint AS j FROM xy)"
+                f"xy AS ({xy}{barrier}), "
+                f"cells AS (SELECT xy.*, floor(u)::bigint AS i, floor(v)::bigint AS j FROM xy{barrier})"
             )
         # Axial coordinates of flat-topped hexagons, cube rounding, then PostGIS's offset columns
         # (odd columns shifted up half a row): see www.redblobgames.com/grids/hexagons.

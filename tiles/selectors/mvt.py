@@ -210,9 +210,13 @@ def _aggregate_sql(layer: TileLayer, qs: QuerySet, tile: Tile) -> tuple[str, tup
         return None
     sql, params = compiled
     return (
-        f"""WITH pts AS ({sql}), {grid.cells_sql()},
-            agg AS (SELECT count(*) AS n, avg(u) AS mu, avg(v) AS mv FROM cells
-                    WHERE i >= %s AND i < %s AND j >= %s AND j < %s GROUP BY i, j)
+        # the mercator arithmetic once per point (OFFSET 0: inlined, the planner repeats it in
+        # the filter, the grouping and both averages) and a hash of the cells, not a sort
+        f"""WITH pts AS ({sql}), {grid.cells_sql(once=True)},
+            agg AS (SELECT n, mu, mv FROM (
+                        SELECT i, j, count(*) AS n, avg(u) AS mu, avg(v) AS mv FROM cells
+                        GROUP BY i, j OFFSET 0) AS g
+                    WHERE i >= %s AND i < %s AND j >= %s AND j < %s)
         SELECT ST_AsMVT(t, %s, {EXTENT}, 'geom') AS mvt, NULL::bigint AS expires FROM (
             SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(mu * %s, mv * %s), 3857),
                                 ST_TileEnvelope(%s, %s, %s), {EXTENT}, 0, false) AS geom, n AS count
