@@ -332,6 +332,12 @@ CIVGRID = {
     "TIANDITU_URL": env("CIVGRID_TIANDITU_URL", default="http://t0.tianditu.gov.cn"),
     "BASEMAP_UPSTREAMS": env.json("CIVGRID_BASEMAP_UPSTREAMS", default=[]),
     "BASEMAP_SEED_MAX_TILES": env.int("CIVGRID_BASEMAP_SEED_MAX_TILES", default=500_000),
+    # where MapProxy stores every base-map cache (tiles/basemap/service.py, checked at start-up):
+    # "file" (BASEMAP_DIR/cache_data, the processes of one machine), "redis://host:port/db[?prefix=
+    # civgrid:basemap&ttl=0]" or "s3://bucket/prefix" (needs boto3) shared by several machines;
+    # the S3 endpoint for MinIO-style object stores (empty: AWS)
+    "BASEMAP_CACHE": env("CIVGRID_BASEMAP_CACHE", default="file"),
+    "BASEMAP_S3_ENDPOINT": env("CIVGRID_BASEMAP_S3_ENDPOINT", default=""),
     # patrol tracks (grids.services.tracks): positions per ingest request and per uploaded file;
     # cleaning (Traccar-like: oldest and future times accepted, fastest plausible speed, worst
     # accuracy, seconds without a fix after which the speed check is skipped); patrols and stops

@@ -3,8 +3,9 @@
 A seeding run is a job of the ``jobs`` app (kind ``tile_seed``): its table has
 one row per strip of tiles (a zoom and a tile row, from one column to another)
 covering the region's bounding box, and the worker draws each strip through
-MapProxy into the shared file cache. So it inherits what the jobs app
-guarantees: progress (rows done / total, rows per second, ETA), chunks
+MapProxy (the web processes' configuration) into the configured cache
+(``CIVGRID_BASEMAP_CACHE``: the file cache, Redis or S3). So it inherits what
+the jobs app guarantees: progress (rows done / total, rows per second, ETA), chunks
 committed atomically, and a killed worker resumed by the next one after the
 last committed chunk (``jobs.recover`` at worker start and on beat). A tile
 cached before the kill is simply found in the cache when its strip is redone.
@@ -136,3 +137,4 @@ def seed_start(*, caller, region: str, zooms: str, layer: str = "basemap"):
     writer.writerows(seed_rows(bbox, zoom_range))
     upload = SimpleUploadedFile("seed.csv", out.getvalue().encode(), content_type="text/csv")
     return job_create(kind="tile_seed", caller=caller, upload=upload, column="z", form=options)
+

@@ -3,9 +3,27 @@
 MapProxy runs in the web processes, mounted under ``/basemap/`` behind our
 authentication (any signed-in caller with ``regions:read``). Its configuration
 is generated from settings into ``CIVGRID["BASEMAP_DIR"]/mapproxy.yaml`` (read
-it to see what is served) and its tiles are a file cache in the same directory,
-which every web process and the seeding worker share (MapProxy locks tiles
-being created with lock files, so two processes never draw one tile twice).
+it to see what is served). Where its tiles are stored is ``CIVGRID_BASEMAP_CACHE``
+(:func:`basemap_cache_backend`), the same for every stored cache:
+
+``file`` (default)
+    a file cache in ``BASEMAP_DIR/cache_data``, which every web process and the
+    seeding worker of one machine share (MapProxy locks tiles being created with
+    lock files, so two processes never draw one tile twice); several machines
+    share it only with ``BASEMAP_DIR`` on a shared file system.
+``redis://[[user]:password@]host[:port][/db][?prefix=civgrid:basemap&ttl=0]``
+    MapProxy's ``redis`` cache, keys ``{prefix}:{cache name}-{z}-{x}-{y}``, kept
+    ``ttl`` seconds (0: for ever, so seeded tiles stay). TCP only (MapProxy's redis
+    cache takes a host and a port, no unix socket).
+``s3://bucket[/prefix]``
+    MapProxy's ``s3`` cache, ``{prefix}/{cache name}/{z}/{x}/{y}.png`` (TMS layout) in
+    ``bucket``; ``CIVGRID_BASEMAP_S3_ENDPOINT`` for MinIO-style object stores,
+    credentials and region as boto3 reads them (``AWS_ACCESS_KEY_ID``, …). Needs
+    ``boto3``, which is not in the requirements.
+
+A bad value raises ImproperlyConfigured naming the setting when the processes
+start (:func:`basemap_cache_check`, called by ``tiles.basemap.seed`` on import,
+i.e. from ``TilesConfig.ready``), not at the first tile.
 
 Layers (each as WMS, WMTS ``/basemap/wmts/{layer}/webmercator/{z}/{x}/{y}.png``,
 TMS ``/basemap/tiles/1.0.0/{layer}/webmercator/{z}/{x}/{y}.png`` and XYZ
@@ -31,20 +49,32 @@ nothing bad is cached.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
+import re
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse, JsonResponse
 
 from gis_core.api.errors import error_body
 
-__all__ = ["basemap_app", "basemap_call", "basemap_config", "basemap_layers", "wsgi_get"]
+__all__ = [
+    "basemap_app",
+    "basemap_cache_backend",
+    "basemap_cache_check",
+    "basemap_call",
+    "basemap_config",
+    "basemap_layers",
+    "wsgi_get",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +99,118 @@ def _xyz_url(url: str) -> str:
     return url.replace("%", "%%").replace("{x}", "%(x)s").replace("{y}", "%(y)s").replace("{z}", "%(z)s")
 
 
+_SETTING = "CIVGRID_BASEMAP_CACHE"
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _bad(value: str, why: str) -> ImproperlyConfigured:
+    shown = re.sub(r"//([^/@]*)@", "//***@", value)  # no password in the message
+    return ImproperlyConfigured(
+        f"{_SETTING}={shown!r}: {why}. Expected 'file', 'redis://[[user]:password@]host[:port][/db]"
+        "[?prefix=…&ttl=seconds]' or 's3://bucket[/prefix]' (see docs/DEPLOYMENT.md, Base map cache)"
+    )
+
+
+def basemap_cache_backend(value: str | None = None, s3_endpoint: str | None = None) -> dict[str, Any]:
+    """``CIVGRID_BASEMAP_CACHE`` (default: the setting) parsed: ``{"type": "file"}``, or the
+    ``cache:`` block of a stored MapProxy cache with ``{name}`` where the cache's name goes.
+    Raises ImproperlyConfigured naming the setting for a value that is not one of the forms."""
+    cfg = settings.CIVGRID
+    if value is None:
+        value = str(cfg.get("BASEMAP_CACHE") or "file")
+    value = value.strip()
+    if s3_endpoint is None:
+        s3_endpoint = str(cfg.get("BASEMAP_S3_ENDPOINT") or "")
+    if value in ("", "file"):
+        return {"type": "file"}
+    try:
+        url = urlsplit(value)
+        port = url.port
+        query = parse_qs(url.query, keep_blank_values=True, strict_parsing=bool(url.query))
+    except ValueError as exc:
+        raise _bad(value, f"not a valid URL ({exc})") from None
+    if url.fragment:
+        raise _bad(value, "a '#' fragment is not allowed")
+    if url.scheme == "redis":
+        if not url.hostname:
+            raise _bad(value, "the Redis host is missing")
+        db = url.path.strip("/") or "0"
+        if not db.isdigit():
+            raise _bad(value, f"the Redis database must be a number, not {db!r}")
+        unknown = set(query) - {"prefix", "ttl"}
+        if unknown:
+            raise _bad(value, f"unknown option(s) {', '.join(sorted(unknown))} (only prefix, ttl)")
+        prefix = query.get("prefix", ["civgrid:basemap"])[-1].strip(":")
+        ttl = query.get("ttl", ["0"])[-1]
+        if not prefix:
+            raise _bad(value, "the key prefix is empty")
+        if not ttl.isdigit():
+            raise _bad(value, f"ttl must be a number of seconds (0: keep for ever), not {ttl!r}")
+        block: dict[str, Any] = {
+            "type": "redis",
+            "host": url.hostname,
+            "port": port or 6379,
+            "db": int(db),
+            "prefix": f"{prefix}:{{name}}",
+            "default_ttl": int(ttl),  # MapProxy's own default is 3600: seeded tiles would vanish
+        }
+        if url.username:
+            block["username"] = unquote(url.username)
+        if url.password:
+            block["password"] = unquote(url.password)
+        return block
+    if url.scheme == "s3":
+        bucket = url.netloc
+        if not bucket:
+            raise _bad(value, "the bucket is missing")
+        if not _S3_BUCKET.match(bucket):
+            raise _bad(value, f"{bucket!r} is not an S3 bucket name (3–63 of a-z 0-9 . -)")
+        if url.query:
+            raise _bad(value, "s3:// takes no options (endpoint: CIVGRID_BASEMAP_S3_ENDPOINT)")
+        prefix = url.path.strip("/")
+        block = {
+            "type": "s3",
+            "bucket_name": bucket,
+            "directory": f"{prefix}/{{name}}" if prefix else "{name}",
+            "directory_layout": "tms",
+        }
+        if s3_endpoint:
+            endpoint = urlsplit(s3_endpoint)
+            if endpoint.scheme not in ("http", "https") or not endpoint.netloc:
+                raise ImproperlyConfigured(
+                    f"CIVGRID_BASEMAP_S3_ENDPOINT={s3_endpoint!r}: expected an http(s):// URL"
+                )
+            block["endpoint_url"] = s3_endpoint
+        return block
+    if url.scheme in ("unix", "rediss", "redis+socket"):
+        raise _bad(value, "MapProxy's redis cache connects over plain TCP only (redis://host:port/db)")
+    raise _bad(value, f"unknown kind {url.scheme or value!r}")
+
+
+def basemap_cache_check() -> dict[str, Any]:
+    """The cache backend, checked with the package MapProxy needs for it (ImproperlyConfigured)."""
+    backend = basemap_cache_backend()
+    needs = {"redis": "redis", "s3": "boto3"}.get(backend["type"])
+    if needs and importlib.util.find_spec(needs) is None:
+        raise ImproperlyConfigured(
+            f"{_SETTING} selects a {backend['type']} cache, which needs the Python package "
+            f"{needs!r}: install it ('pip install {needs}') on every web and worker host"
+        )
+    return backend
+
+
+def _stored(name: str, cache: dict[str, Any], backend: dict[str, Any]) -> dict[str, Any]:
+    """A stored MapProxy cache entry in the configured backend."""
+    if backend["type"] == "file":
+        return cache
+    block = {k: v.replace("{name}", name) if k in ("prefix", "directory") else v for k, v in backend.items()}
+    return {**cache, "cache": block}
+
+
 def basemap_config() -> dict[str, Any]:
     """MapProxy's configuration, from settings."""
     cfg = settings.CIVGRID
+    backend = basemap_cache_backend()
     base = Path(cfg["BASEMAP_DIR"])
     tile_source = {"type": "tile", "grid": GRID, "http": {"client_timeout": 10}}
     layers = [
@@ -127,7 +266,10 @@ def basemap_config() -> dict[str, Any]:
             },
         },
         "layers": layers,
-        "caches": caches,
+        "caches": {
+            name: cache if cache.get("disable_storage") else _stored(name, cache, backend)
+            for name, cache in caches.items()
+        },
         "sources": sources,
         "grids": {GRID: {"base": "GLOBAL_WEBMERCATOR"}},
     }
@@ -151,6 +293,7 @@ def basemap_app():
     with _lock:
         if _app is not None and _app[0] == digest:
             return _app[1]
+        basemap_cache_check()
         register_plugins()
         base = Path(settings.CIVGRID["BASEMAP_DIR"])
         base.mkdir(parents=True, exist_ok=True)
