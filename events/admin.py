@@ -78,6 +78,6 @@ class EventAdmin(admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "region_code", "message", "read_at"]
+    list_display = ["created_at", "kind", "region_code", "message"]
     list_filter = ["kind"]
     readonly_fields = ["event", "kind", "message", "region_code", "created_at"]

@@ -334,7 +334,6 @@ class Notification(models.Model):
     message = models.CharField(max_length=300)
     region_code = models.CharField(max_length=12, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    read_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "通知"
@@ -350,6 +349,25 @@ class Notification(models.Model):
 
 #: side of an EventCell in web-mercator metres: BinGrid.for_zoom("square", 14, 32).size, exactly
 CELL_M = 305.748113140705
+
+
+class NotificationRead(models.Model):
+    """That one reader (``user:<name>`` or ``key:<prefix>``, as transitions name their actor)
+    has read a notice: each operator of a region keeps their own unread list."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="reads")
+    reader = models.CharField("读者", max_length=150)
+    read_at = models.DateTimeField("已读时间", default=timezone.now)
+
+    class Meta:
+        verbose_name = "通知已读"
+        verbose_name_plural = "通知已读"
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "reader"], name="notification_read_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reader} 已读 #{self.notification_id}"
 
 
 class EventCell(models.Model):

@@ -33,6 +33,7 @@ from xml.etree import ElementTree as ET
 from django.db.models import Prefetch, Q
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.authentication import SessionAuthentication
@@ -113,6 +114,12 @@ def open311_exception_handler(exc, context):
     return answer
 
 
+# The Open311 routes' authentication also declares the bearer scheme "ApiKey" (accounts/schema.py,
+# ApiKeyParamScheme), with the very definition ApiKeyAuthentication gives it: one security scheme
+# reached from two authentication classes, not a name collision.
+set_override(ApiKeyParamAuthentication, "suppress_collision_warning", True)
+
+
 class _Open311View(APIView):
     required_scopes = {"GET": "events:read"}
     authentication_classes = [ApiKeyParamAuthentication, SessionAuthentication]
@@ -183,7 +190,10 @@ class ServiceListView(_Open311View):
 class ServiceDefinitionView(_Open311View):
     """Open311 服务定义（本平台的小类没有附加属性）。"""
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[OpenApiParameter("code", str, OpenApiParameter.PATH, description="服务代码（事件小类编码）")],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request, code: str, fmt: str):
         minor = EventCategory.objects.filter(code=code, parent__isnull=False, active=True).first()
         if minor is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rest_framework import serializers
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
-from gis_core.api.spatial import CRSGeometryField
+from gis_core.api.schema import PointDisplayField
 
 from .. import flow
 from ..models import Attachment, Department, Event, EventCategory, EventSource, EventTransition, Notification
@@ -93,7 +93,7 @@ class TransitionSerializer(serializers.ModelSerializer):
 class EventSerializer(GeoFeatureModelSerializer):
     """An event as a GeoJSON feature, with its colour (green / yellow / red; null when finished)."""
 
-    geom = CRSGeometryField(source="display_geom", read_only=True)
+    geom = PointDisplayField(source="display_geom", read_only=True)
     category = serializers.CharField(source="category.code")
     category_name = serializers.CharField(source="category.name")
     major = serializers.CharField(source="category.parent.code", default=None)
@@ -187,6 +187,9 @@ class DepartmentSerializer(serializers.ModelSerializer):
 
 class NotificationSerializer(serializers.ModelSerializer):
     kind_name = serializers.CharField(source="get_kind_display")
+    read_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="调用者本人的已读时间；未读为 null"
+    )
 
     class Meta:
         model = Notification

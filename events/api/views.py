@@ -478,7 +478,7 @@ class DepartmentListView(APIView):
 
 
 class NotificationListView(APIView):
-    """超时与升级督办通知（所辖区域的）；POST {"read": [id, …] | "all"} 标记已读。"""
+    """超时与升级督办通知（所辖区域的）；POST {"read": [id, …] | "all"} 标记已读（各人各自的已读状态）。"""
 
     required_scopes = {"GET": "events:read", "POST": "events:read"}
 
@@ -490,7 +490,7 @@ class NotificationListView(APIView):
         responses=NotificationSerializer(many=True),
     )
     def get(self, request):
-        qs = notifications_visible(request.jurisdiction)
+        qs = notifications_visible(request.jurisdiction, principal_of(request).label)
         unread = qs.filter(read_at__isnull=True).count()
         if request.query_params.get("unread") in ("1", "true"):
             qs = qs.filter(read_at__isnull=True)
@@ -509,5 +509,8 @@ class NotificationListView(APIView):
         ids = request.data.get("read") if isinstance(request.data, dict) else None
         if ids != "all" and (not isinstance(ids, list) or not all(type(i) is int for i in ids)):
             raise InvalidInput('read 应为通知编号数组 [1, 2, …] 或 "all"')
-        marked = notifications_mark_read(jurisdiction=request.jurisdiction, ids=None if ids == "all" else ids)
+        reader = principal_of(request).label
+        marked = notifications_mark_read(
+            jurisdiction=request.jurisdiction, reader=reader, ids=None if ids == "all" else ids
+        )
         return Response({"marked": marked})

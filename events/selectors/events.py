@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.permissions import Principal
@@ -15,7 +15,16 @@ from gis_core.codes import ancestor_codes
 from gis_core.errors import InvalidInput, NotFound
 
 from .. import flow
-from ..models import Department, Event, EventCategory, EventKind, EventSource, EventState, Notification
+from ..models import (
+    Department,
+    Event,
+    EventCategory,
+    EventKind,
+    EventSource,
+    EventState,
+    Notification,
+    NotificationRead,
+)
 
 __all__ = [
     "COLOURS",
@@ -186,5 +195,8 @@ def departments_visible(jurisdiction: Jurisdiction) -> QuerySet[Department]:
     return qs.filter(Q(pk__in=within.values("pk")) | Q(region_code__in=above))
 
 
-def notifications_visible(jurisdiction: Jurisdiction) -> QuerySet[Notification]:
-    return scope_queryset(Notification.objects.select_related("event", "event__category"), jurisdiction)
+def notifications_visible(jurisdiction: Jurisdiction, reader: str) -> QuerySet[Notification]:
+    """The notices of the caller's regions, each with ``read_at``: when ``reader`` read it (None: unread)."""
+    read = NotificationRead.objects.filter(notification=OuterRef("pk"), reader=reader).values("read_at")[:1]
+    qs = Notification.objects.select_related("event", "event__category").annotate(read_at=Subquery(read))
+    return scope_queryset(qs, jurisdiction)

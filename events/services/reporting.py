@@ -211,7 +211,8 @@ def event_report(
             # uniqueness of client_id is the database's to enforce (a race ends in IntegrityError)
             event.full_clean(
                 exclude=["category", "department", "duplicate_of", "reporter", "api_key"],
-                validate_unique=False, validate_constraints=False,
+                validate_unique=False,
+                validate_constraints=False,
             )
             event.save()
             transition = EventTransition.objects.create(

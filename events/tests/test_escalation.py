@@ -8,13 +8,14 @@ import datetime as dt
 import pytest
 from django.conf import settings
 
-from events.models import Event, Notification
+from accounts.services import user_create
+from events.models import Event, Notification, NotificationRead
 from events.services.escalation import events_escalate
 from events.services.lifecycle import event_transition
 from events.services.reporting import ReportInput, event_report
 from events.tasks import escalate_overdue
 
-from .conftest import local
+from .conftest import PASSWORD, client_for, local
 
 URL = "/api/v1/notifications"
 
@@ -118,13 +119,24 @@ def test_notifications_are_scoped_and_marked_read(
     # marking B's notice read from A does nothing
     assert operator_a_api.post(URL, {"read": sorted(theirs)}, format="json").json() == {"marked": 0}
     assert operator_a_api.post(URL, {"read": sorted(ours)}, format="json").json() == {"marked": 1}
-    assert Notification.objects.get(pk=next(iter(ours))).read_at is not None
-    assert Notification.objects.get(pk=next(iter(theirs))).read_at is None
+    assert operator_a_api.post(URL, {"read": sorted(ours)}, format="json").json() == {"marked": 0}  # once
+    assert NotificationRead.objects.filter(notification_id__in=ours, reader="user:ev_op_a").count() == 1
+    assert not NotificationRead.objects.filter(notification_id__in=theirs).exists()
     unread = operator_a_api.get(URL, {"unread": "1", "limit": 1000}).json()
     assert not ours & {n["id"] for n in unread["results"]}
+    listed = {n["id"]: n for n in operator_a_api.get(URL, {"limit": 1000}).json()["results"]}
+    assert all(listed[pk]["read_at"] for pk in ours)
+    # another operator of the same district keeps their own unread list
+    colleague = client_for(
+        user_create(username="ev_op_a2", password=PASSWORD, roles=["operator"], region_code="510502")
+    )
+    theirs_view = colleague.get(URL, {"unread": "1", "limit": 1000}).json()
+    assert ours <= {n["id"] for n in theirs_view["results"]}
+    assert all(n["read_at"] is None for n in theirs_view["results"])
     operator_a_api.post(URL, {"read": "all"}, format="json")
     assert operator_a_api.get(URL).json()["unread"] == 0
-    assert Notification.objects.get(pk=next(iter(theirs))).read_at is None
+    assert colleague.get(URL).json()["unread"] == theirs_view["unread"] > 0
+    assert not NotificationRead.objects.filter(notification_id__in=theirs).exists()
     for bad in ({"read": "some"}, {"read": [1, "x"]}, {}, {"read": [True]}):
         assert operator_a_api.post(URL, bad, format="json").status_code == 400, bad
     assert operator_a_api.get(URL, {"limit": "x"}).status_code == 400
