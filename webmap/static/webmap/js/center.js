@@ -5,6 +5,7 @@ import { bboxOf, bus, can, createMap, filters, on, pendingCalls, toast } from ".
 import { exportButton } from "./export.js";
 import { HeatmapLayer, LayerManager, createPanes } from "./center-layers.js";
 import { initMeasure, initRange, initSearch, initTimeFilter } from "./tools.js";
+import { initNotifications } from "./notifications.js";
 
 const L = window.L;
 const timing = { firstTile: null, baseLoaded: null, allLoaded: null, layers: {} };
@@ -86,6 +87,7 @@ initSearch(map);
 initTimeFilter();
 civgrid.range = initRange(map, manager);
 initMeasure(map);
+civgrid.notifications = initNotifications(); // the bell in the top bar (center.html)
 
 // an event chosen in the side panel's list comes with its point: bring it into view and mark it
 const selectedMark = L.circleMarker([0, 0], {

@@ -46,13 +46,20 @@ export function initDetail({ root, map, bus, showTab }) {
     fill(body, h("p.cgp-hint", {}, "在事件列表或地图上点选一个事件，查看详情与处置流程。"));
   }
 
-  async function open(id, { quiet = false } = {}) {
+  /** Tell the page where the event shown is (center.js brings it into view and marks it). */
+  function locate(event) {
+    const [lon, lat] = event.geometry?.coordinates || [];
+    if (lon !== undefined) bus.dispatchEvent(new CustomEvent("event-selected", { detail: { id: event.id, lon, lat } }));
+  }
+
+  async function open(id, { quiet = false, andLocate = false } = {}) {
     const mine = ++seq;
     if (!quiet) fill(body, h("p.cgp-hint", {}, "正在加载事件详情…"));
     try {
       const event = await api(`/api/v1/events/${id}`);
       if (mine !== seq) return;
       render(event);
+      if (andLocate) locate(event);
     } catch (err) {
       if (mine !== seq) return;
       current = null;
@@ -299,8 +306,13 @@ export function initDetail({ root, map, bus, showTab }) {
     const id = Number(e.detail?.id);
     if (!Number.isInteger(id) || id <= 0) return;
     showTab("detail");
-    if (current && current.id === id) return;
-    open(id);
+    // locate: the selection came without a point (a notice, notifications.js): the map learns it here
+    const andLocate = Boolean(e.detail?.locate);
+    if (current && current.id === id) {
+      if (andLocate) locate(current);
+      return;
+    }
+    open(id, { andLocate });
   });
   bus.addEventListener("event-changed", (e) => {
     const id = Number(e.detail?.id);
