@@ -10,8 +10,9 @@ from rest_framework.views import APIView
 from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from gis_core.api.params import parse_code
+from gis_core.api.schema import MultiPolygonDisplayField
 from gis_core.api.serializers import RegionSummarySerializer
-from gis_core.api.spatial import CRSGeometryField, SpatialViewMixin
+from gis_core.api.spatial import SpatialViewMixin
 from gis_core.api.views import SPATIAL_PARAMS
 from gis_core.errors import InvalidInput, NotFound
 from gis_core.models import Region
@@ -24,7 +25,7 @@ __all__ = ["TopologyView", "UnitGridViewSet"]
 
 class UnitGridSerializer(GeoFeatureModelSerializer):
     kind_name = serializers.CharField(source="get_kind_display", read_only=True)
-    geom = CRSGeometryField(source="display_geom", read_only=True)
+    geom = MultiPolygonDisplayField(source="display_geom", read_only=True)
 
     class Meta:
         model = UnitGrid

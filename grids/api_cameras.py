@@ -154,6 +154,7 @@ class CameraListView(APIView):
     required_scopes = {"GET": "cameras:read", "POST": "cameras:write"}
 
     @extend_schema(
+        operation_id="api_v1_cameras_list",
         parameters=[
             *RANGE_PARAMETERS,
             OpenApiParameter(

@@ -174,7 +174,9 @@ class ComponentListView(_ComponentLayer):
     required_scopes = {"GET": "components:read", "POST": "components:write"}
 
     @extend_schema(
-        parameters=[*RANGE_PARAMETERS, *COMPONENT_FILTERS, EXPORT_PARAMETER], responses=OpenApiTypes.OBJECT
+        operation_id="api_v1_components_list",
+        parameters=[*RANGE_PARAMETERS, *COMPONENT_FILTERS, EXPORT_PARAMETER],
+        responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
         return range_response(

@@ -94,6 +94,7 @@ class StaffListView(APIView):
     required_scopes = {"GET": "staff:read", "POST": "staff:manage"}
 
     @extend_schema(
+        operation_id="api_v1_grid_staff_list",
         parameters=[
             OpenApiParameter("region", str, description="区划代码（任一级）"),
             OpenApiParameter("grid", str, description="网格编码"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,6 +16,7 @@ from rest_framework.views import APIView
 from gis_core.api.errors import error_body
 from gis_core.errors import InvalidInput, NotFound
 
+from . import api_schema as doc
 from . import cache as tile_cache
 from .registry import TileLayer, get_layer, layers
 from .selectors.mvt import layer_queryset, moves_with_clock, tile_render
@@ -89,6 +91,16 @@ class LayerView(APIView):
 class TileView(LayerView):
     """一个矢量切片（MVT），按调用者的管辖范围裁剪。"""
 
+    @extend_schema(
+        operation_id="tiles_tile_retrieve",
+        summary="矢量切片（MVT）",
+        description=(
+            "图层的一个 XYZ 矢量切片，只含调用者管辖范围内、符合筛选参数的要素；点图层在聚合级别以下"
+            "每格一个要素（count）。带 If-None-Match 重新验证，未变时答 304。"
+        ),
+        parameters=doc.TILE_PARAMETERS,
+        responses=doc.TILE_RESPONSES,
+    )
     def get(self, request, layer: str, z: str, x: str, y: str):
         _remember(request)
         the_layer = self.the_layer_for_caller()
@@ -154,6 +166,12 @@ def tile_response(
 class TileJsonView(LayerView):
     """图层的 TileJSON 描述（切片地址、级别、字段、范围）。"""
 
+    @extend_schema(
+        operation_id="tiles_tilejson_retrieve",
+        summary="图层的 TileJSON",
+        parameters=doc.TILEJSON_PARAMETERS,
+        responses=doc.TILEJSON_RESPONSES,
+    )
     def get(self, request, layer: str):
         the_layer = self.the_layer_for_caller()
         params = self.filter_params()
@@ -166,6 +184,9 @@ class TileLayersView(APIView):
 
     required_scopes = {"GET": "regions:read"}
 
+    @extend_schema(
+        operation_id="tiles_layers_list", summary="矢量切片图层列表", responses=doc.TILE_LAYERS_RESPONSES
+    )
     def get(self, request):
         from accounts.permissions import principal_of
 
@@ -181,6 +202,12 @@ class BaseMapView(APIView):
     required_scopes = {"GET": "regions:read"}
     content_negotiation_class = AnyAccept
 
+    @extend_schema(
+        operation_id="basemap_retrieve",
+        summary="底图服务（MapProxy）",
+        parameters=doc.BASEMAP_PARAMETERS,
+        responses=doc.BASEMAP_RESPONSES,
+    )
     def get(self, request, rest: str = ""):
         from .basemap.service import basemap_call
 
@@ -193,6 +220,12 @@ class RenderWmsView(APIView):
     required_scopes = {"GET": "regions:read"}
     content_negotiation_class = AnyAccept
 
+    @extend_schema(
+        operation_id="tiles_render_wms_retrieve",
+        summary="本地数据渲染的底图 WMS",
+        parameters=doc.WMS_PARAMETERS,
+        responses=doc.WMS_RESPONSES,
+    )
     def get(self, request):
         from .basemap.wms import wms_response
 

@@ -110,6 +110,10 @@ def _file_response(content: bytes, content_type: str, filename: str) -> HttpResp
     return response
 
 
+#: the POST twins of the layer reads (heatmap, clusters, statistics)
+POST_AS_GET = "同 GET，参数放在 JSON 请求体中（绘制的多边形过长时）。"
+
+
 class _Units(APIView):
     required_scopes = {"GET": "civilization:read", "POST": "civilization:read"}
 
@@ -131,7 +135,11 @@ class UnitListView(_Units):
 
     required_scopes = {"GET": "civilization:read", "POST": "civilization:write"}
 
-    @extend_schema(parameters=[*RANGE_PARAMETERS, *FILTER_PARAMETERS], responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="api_v1_civilization_units_list",
+        parameters=[*RANGE_PARAMETERS, *FILTER_PARAMETERS],
+        responses=OpenApiTypes.OBJECT,
+    )
     def get(self, request):
         layer = self.layer()
         return range_response(
@@ -198,6 +206,7 @@ class UnitDetailView(_Units):
         unit_update(unit_id=pk, changes=data, jurisdiction=request.jurisdiction, city=city)
         return self.answer(request, pk)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, pk: int):
         unit_delete(unit_id=pk, jurisdiction=request.jurisdiction)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -211,6 +220,7 @@ class UnitHeatmapView(_Units):
         layer = self.layer()
         return heatmap_response(request, layer.queryset, point_field=layer.point_field)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, description=POST_AS_GET)
     def post(self, request):
         return self.get(request)
 
@@ -223,6 +233,7 @@ class UnitClustersView(_Units):
         layer = self.layer()
         return clusters_response(request, layer.queryset, point_field=layer.point_field)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, description=POST_AS_GET)
     def post(self, request):
         return self.get(request)
 
@@ -242,6 +253,7 @@ class UnitStatsView(_Units):
             title="文明创建单位",
         )
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT}, description=POST_AS_GET)
     def post(self, request):
         return self.get(request)
 

@@ -224,6 +224,13 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     # security schemes per operation come from accounts/schema.py (session cookie, bearer key,
     # Open311's api_key parameter)
+    # choice sets that share a field name ("status", "kind") get the name of their choices class
+    "ENUM_NAME_OVERRIDES": {
+        "ComponentStatusEnum": "grids.assets.ComponentStatus",
+        "EventKindEnum": "events.models.EventKind",
+        "JobStatusEnum": "jobs.models.JobStatus",
+        "StaffStatusEnum": "grids.models.StaffStatus",
+    },
 }
 
 # ------------------------------------------------------------------ authentication

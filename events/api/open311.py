@@ -191,7 +191,9 @@ class ServiceDefinitionView(_Open311View):
     """Open311 服务定义（本平台的小类没有附加属性）。"""
 
     @extend_schema(
-        parameters=[OpenApiParameter("code", str, OpenApiParameter.PATH, description="服务代码（事件小类编码）")],
+        parameters=[
+            OpenApiParameter("code", str, OpenApiParameter.PATH, description="服务代码（事件小类编码）")
+        ],
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request, code: str, fmt: str):

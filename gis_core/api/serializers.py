@@ -5,7 +5,7 @@ from rest_framework_gis.serializers import GeoFeatureModelSerializer
 
 from ..codes import parent_code
 from ..models import Region
-from .spatial import CRSGeometryField
+from .schema import MultiPolygonDisplayField
 
 __all__ = ["RegionDetailSerializer", "RegionSerializer", "RegionSummarySerializer"]
 
@@ -23,7 +23,7 @@ class RegionSerializer(GeoFeatureModelSerializer):
     parent_code = serializers.SerializerMethodField()
     # the model's boundary as annotated by SpatialViewMixin (crs, simplify); named after the
     # model field so that drf-spectacular, which looks geo_field up on the model, can describe it
-    geom = CRSGeometryField(source="display_geom", read_only=True, allow_null=True)
+    geom = MultiPolygonDisplayField(source="display_geom", read_only=True, allow_null=True)
 
     class Meta:
         model = Region
