@@ -405,3 +405,41 @@ class EventCell(models.Model):
 
     class Scope:  # read by accounts.scoping: the same codes as the events counted
         grid_field = "grid_code"
+
+
+#: side of an EventFineCell: an eighth of CELL_M (32 px at zoom 17), exactly (a power of two)
+FINE_CELL_M = CELL_M / 8
+
+
+class EventFineCell(models.Model):
+    """Events counted per fine web-mercator cell (``FINE_CELL_M``, ~33 m on the ground at 29°N),
+    unit grid and state — no month — kept on write like :class:`EventCell` (migration 0006).
+
+    What the coarse cells are too coarse for: aggregated event tiles at zooms 13–15 (their
+    32-per-tile bins are 2–8 fine cells) and the edge of a range (a circle's count sums the
+    coarse cells inside it, then the fine cells inside it along its edge, and tests only the
+    points of the fine cells its edge crosses). No month: a time window takes the coarse
+    cells or the scan.
+    """
+
+    i = models.IntegerField()
+    j = models.IntegerField()
+    grid_code = models.CharField("单元网格", max_length=15)
+    region_code = models.CharField("社区", max_length=12)
+    state = models.CharField("状态", max_length=16, choices=EventState.choices)
+    n = models.IntegerField("事件数")
+    sum_x = models.FloatField()
+    sum_y = models.FloatField()
+
+    class Meta:
+        verbose_name = "事件细热力格"
+        verbose_name_plural = "事件细热力格"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["i", "j", "grid_code", "region_code", "state"], name="event_fine_cell_key"
+            )
+        ]
+        indexes = [models.Index(fields=["id"], name="event_fine_cell_empty_idx", condition=Q(n=0))]
+
+    class Scope:  # read by accounts.scoping: the same codes as the events counted
+        grid_field = "grid_code"

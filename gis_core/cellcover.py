@@ -46,13 +46,13 @@ def cell_key(i, j):
 
 @dataclass(frozen=True)
 class CellCover:
-    """The cells of a shape: ``runs`` of inside cells (row ``j``, columns ``a``..``b``,
+    """The cells of a shape: runs of inside cells (column ``run_i``, rows ``run_a``..``run_b``,
     inclusive), the keys (:func:`cell_key`) of the edge cells, and ``boxes``: lon/lat
     rectangles (grown by ``EPS``) holding every edge cell, merged so that an index can find
     their points with few probes."""
 
     size: float
-    run_j: np.ndarray
+    run_i: np.ndarray
     run_a: np.ndarray
     run_b: np.ndarray
     edge_keys: np.ndarray
@@ -78,54 +78,81 @@ def _index(lon: float, lat: float, size: float) -> tuple[int, int]:
     return math.floor(x / size), math.floor(y / size)
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
-    """(row, first column, last column) of each run of True in a 2-D mask (rows × columns)."""
-    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    rows, cols = np.nonzero(np.diff(padded, axis=1))
-    starts, ends = cols[0::2], cols[1::2] - 1
-    return list(zip(rows[0::2].tolist(), starts.tolist(), ends.tolist(), strict=True))
+def _runs(i: np.ndarray, j: np.ndarray) -> list[tuple[int, int, int]]:
+    """(row j, first column, last column) of each run of consecutive cells, from cells sorted
+    by row, then column."""
+    if len(i) == 0:
+        return []
+    breaks = np.flatnonzero((np.diff(j) != 0) | (np.diff(i) != 1)) + 1
+    starts = np.concatenate([[0], breaks])
+    ends = np.concatenate([breaks, [len(i)]]) - 1
+    return list(zip(j[starts].tolist(), i[starts].tolist(), i[ends].tolist(), strict=True))
 
 
-def cell_cover(inner: BaseGeometry, outer: BaseGeometry, size: float) -> CellCover | None:
+def _decode(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(i, j) of :func:`cell_key` values."""
+    keys = np.asarray(keys, dtype=np.int64)
+    i = (keys + 2_147_483_648) // 4_294_967_296
+    return i, keys - i * 4_294_967_296
+
+
+def cell_cover(
+    inner: BaseGeometry,
+    outer: BaseGeometry,
+    size: float,
+    *,
+    within: tuple[np.ndarray, int] | None = None,
+) -> CellCover | None:
     """The cells of ``size`` map metres that ``inner`` holds wholly and the other cells that
-    ``outer`` meets (both WGS84; see the module docstring), or None when the bbox of
-    ``outer`` spans more than :data:`MAX_CELLS` cells."""
-    x0, y0, x1, y1 = outer.bounds
-    i0, j0 = _index(x0, y0, size)
-    i1, j1 = _index(x1, y1, size)
-    ni, nj = i1 - i0 + 1, j1 - j0 + 1
-    if ni * nj > MAX_CELLS:
-        return None
-    lon_edges = _lon(np.arange(i0, i1 + 2) * size)
-    lat_edges = _lat(np.arange(j0, j1 + 2) * size)
-    # boxes row by row (j), columns (i) within a row
-    west = np.tile(lon_edges[:-1], nj) - EPS
-    east = np.tile(lon_edges[1:], nj) + EPS
-    south = np.repeat(lat_edges[:-1], ni) - EPS
-    north = np.repeat(lat_edges[1:], ni) + EPS
+    ``outer`` meets (both WGS84; see the module docstring), or None when more than
+    :data:`MAX_CELLS` cells would have to be tested.
+
+    ``within`` (keys of coarser cells, log2 of how many of these cells they are wide): only
+    the cells inside those (a finer level along a coarser level's edge); else every cell of
+    the bbox of ``outer``."""
+    if within is None:
+        x0, y0, x1, y1 = outer.bounds
+        i0, j0 = _index(x0, y0, size)
+        i1, j1 = _index(x1, y1, size)
+        if (i1 - i0 + 1) * (j1 - j0 + 1) > MAX_CELLS:
+            return None
+        jj, ii = np.meshgrid(np.arange(j0, j1 + 1), np.arange(i0, i1 + 1), indexing="ij")
+    else:
+        keys, shift = within
+        k = 1 << shift
+        if len(keys) * k * k > MAX_CELLS:
+            return None
+        pi, pj = _decode(keys)
+        dj, di = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
+        ii = pi[:, None] * k + di.ravel()[None, :]
+        jj = pj[:, None] * k + dj.ravel()[None, :]
+    ii, jj = ii.ravel().astype(np.int64), jj.ravel().astype(np.int64)
+    order = np.lexsort((ii, jj))  # by row, then column
+    ii, jj = ii[order], jj[order]
+    west, east = _lon(ii * size) - EPS, _lon((ii + 1) * size) + EPS
+    south, north = _lat(jj * size) - EPS, _lat((jj + 1) * size) + EPS
     boxes = shapely.box(west, south, east, north)
     shapely.prepare(inner)
     shapely.prepare(outer)
-    inside = shapely.contains_properly(inner, boxes).reshape(nj, ni)
-    edge = (shapely.intersects(outer, boxes).reshape(nj, ni)) & ~inside
-    runs = _runs(inside)
-    run_j = np.array([j0 + r for r, _, _ in runs], dtype=np.int64)
-    run_a = np.array([i0 + a for _, a, _ in runs], dtype=np.int64)
-    run_b = np.array([i0 + b for _, _, b in runs], dtype=np.int64)
-    rows, cols = np.nonzero(edge)
-    edge_keys = cell_key(i0 + cols, j0 + rows)
-    rects = []
-    for r0, r1, a, b in merge_runs(_runs(edge)):
-        rects.append(
-            (
-                float(lon_edges[a] - EPS),
-                float(lat_edges[r0] - EPS),
-                float(lon_edges[b + 1] + EPS),
-                float(lat_edges[r1 + 1] + EPS),
-            )
+    inside = shapely.contains_properly(inner, boxes)
+    edge = shapely.intersects(outer, boxes) & ~inside
+    # the inside cells as runs down columns (i fixed, j from a to b): one range of the cells'
+    # (i, j, …) key index each
+    by_column = np.lexsort((jj[inside], ii[inside]))
+    runs = _runs(jj[inside][by_column], ii[inside][by_column])
+    run_i = np.array([c for c, _, _ in runs], dtype=np.int64)
+    run_a = np.array([a for _, a, _ in runs], dtype=np.int64)
+    run_b = np.array([b for _, _, b in runs], dtype=np.int64)
+    rects = [
+        (
+            float(_lon(np.float64(a * size))) - EPS,
+            float(_lat(np.float64(r0 * size))) - EPS,
+            float(_lon(np.float64((b + 1) * size))) + EPS,
+            float(_lat(np.float64((r1 + 1) * size))) + EPS,
         )
-    return CellCover(size, run_j, run_a, run_b, edge_keys, rects)
+        for r0, r1, a, b in merge_runs(_runs(ii[edge], jj[edge]))
+    ]
+    return CellCover(size, run_i, run_a, run_b, cell_key(ii[edge], jj[edge]), rects)
 
 
 def merge_runs(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:
@@ -157,8 +184,10 @@ def merge_runs(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, in
 @dataclass(frozen=True)
 class Area:
     """A range's shape as the cells see it: ``inner`` wholly inside it, ``outer`` holding it
-    (WGS84), and ``narrow(qs, point_field)``, the exact test the range itself applies."""
+    (WGS84), ``narrow(qs, point_field)``, the range's own filter (an index finds its rows), and
+    ``exact(qs, point_field)``, the same test written for rows something else has found."""
 
     inner: BaseGeometry
     outer: BaseGeometry
     narrow: Callable[[Any, str], Any]
+    exact: Callable[[Any, str], Any]

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.scoping import Jurisdiction
-from events.models import CELL_M, Event, EventCell
+from events.models import CELL_M, FINE_CELL_M, Event, EventCell, EventFineCell
 from events.selectors.events import events_filter, events_visible
 from events.services.bulk import BulkEvents, events_bulk_create
 from events.services.lifecycle import event_transition
@@ -57,7 +57,7 @@ def _same(qs, grid: BinGrid, *, cells: bool) -> int:
 
 
 def _cells_match_events() -> None:
-    """Every cell holds exactly the events of its key (the triggers' invariant)."""
+    """Every cell, coarse and fine, holds exactly the events of its key (the triggers' invariant)."""
     with connection.cursor() as cur:
         cur.execute(
             f"""SELECT floor(6378137.0 * radians(ST_X(geom)) / {CELL_M})::int AS i,
@@ -66,10 +66,18 @@ def _cells_match_events() -> None:
                 count(*) FROM events_event GROUP BY 1, 2, 3, 4, 5, 6"""
         )
         events = {tuple(r[:6]): r[6] for r in cur.fetchall()}
+        cur.execute(
+            f"""SELECT floor(6378137.0 * radians(ST_X(geom)) / {FINE_CELL_M})::int AS i,
+                floor(6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(geom)) / 2)) / {FINE_CELL_M})::int AS j,
+                grid_code, region_code, state, count(*) FROM events_event GROUP BY 1, 2, 3, 4, 5"""
+        )
+        fine_events = {tuple(r[:5]): r[5] for r in cur.fetchall()}
     cells = {
         (c.i, c.j, c.grid_code, c.region_code, c.state, c.reported_at): c.n for c in EventCell.objects.all()
     }
     assert cells == events
+    fine = {(c.i, c.j, c.grid_code, c.region_code, c.state): c.n for c in EventFineCell.objects.all()}
+    assert fine == fine_events
 
 
 def _report(who, category, lon: float, lat: float, at: dt.datetime) -> Event:
@@ -194,7 +202,7 @@ def _tile(layer, tile, qs) -> tuple[list, bool]:
 
     with CaptureQueriesContext(connection) as captured:
         body = tile_render(layer, tile, qs).data
-    used = any("events_eventcell" in q["sql"] for q in captured.captured_queries)
+    used = any(re.search(r"events_event(fine)?cell", q["sql"]) for q in captured.captured_queries)
     features = mapbox_vector_tile.decode(body)[layer.name]["features"] if body else []
     return sorted((f["properties"]["count"], tuple(f["geometry"]["coordinates"])) for f in features), used
 
@@ -210,7 +218,10 @@ def test_aggregated_event_tiles_sum_the_cells(spread):
         (12, {}, True),
         (10, {"state": "reported"}, True),
         (12, {"category": spread[0].category.code}, False),  # not kept in cells: the scan
-        (13, {}, False),  # the tile's cells are finer than the kept ones
+        (13, {}, True),  # the tile's cells are 4 fine cells wide
+        (15, {"state": "reported"}, True),  # … one fine cell
+        # a time window: only the coarse cells keep months, and they are too coarse at zoom 13
+        (13, {"from": "2024-05-01T00:00:00+08:00", "to": "2024-07-01T00:00:00+08:00"}, False),
     ]
     for z, params, cells in cases:
         tile = lonlat_to_tile(e.geom.x, e.geom.y, z)

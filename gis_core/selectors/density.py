@@ -53,16 +53,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import shapely
-from django.contrib.gis.geos import Polygon as GEOSPolygon
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import BooleanField, F, Func, Model, Q, QuerySet
 from django.db.models.expressions import Col
 from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
 from shapely.geometry.base import BaseGeometry
 
-from ..cellcover import Area, cell_cover
+from ..cellcover import Area, CellCover, cell_cover
 from ..errors import InvalidInput
 
 __all__ = [
@@ -91,6 +90,8 @@ SHAPES = ("square", "hex")
 #: edge rectangles probed through the spatial index at most (one bitmap scan each); a shape
 #: with a more ragged edge is counted by the scan
 MAX_EDGE_BOXES = 2_000
+#: more edge rectangles than this at a fine level: the coarser level's (fewer, larger) find the points
+FEW_EDGE_BOXES = 256
 
 _X = f"{EARTH_R} * radians(ST_X(rq_pt))"
 _Y = f"{EARTH_R} * ln(tan(pi() / 4 + radians(LEAST(GREATEST(ST_Y(rq_pt), -{MAX_LAT}), {MAX_LAT})) / 2))"
@@ -239,12 +240,15 @@ class CellCounts:
         return local == start
 
 
-_CELLS: dict[type[Model], CellCounts] = {}
+#: per point model, its cell tables, coarsest first
+_CELLS: dict[type[Model], list[CellCounts]] = {}
 
 
 def register_cell_counts(point_model: type[Model], cells: CellCounts) -> None:
-    """Let heatmaps of ``point_model`` sum ``cells`` when the request allows (see :func:`heatmap`)."""
-    _CELLS[point_model] = cells
+    """Let heatmaps of ``point_model`` sum ``cells`` when the request allows (see :func:`heatmap`).
+    A model may keep several tables of cells; each should be a power of two of the next finer."""
+    tables = [c for c in _CELLS.get(point_model, []) if c.model is not cells.model] + [cells]
+    _CELLS[point_model] = sorted(tables, key=lambda c: -c.size)
 
 
 def _cell_q(node: WhereNode, cells: CellCounts, base: str) -> Q | None:
@@ -300,14 +304,21 @@ def cell_queryset(qs: QuerySet, cells: CellCounts) -> QuerySet | None:
 
 
 def registered_cells(qs: QuerySet, *, point_field: str = "geom") -> tuple[CellCounts, QuerySet] | None:
-    """The model's :class:`CellCounts` and the cells counting exactly the rows of ``qs``, or
-    None (no cells registered, or a filter they do not keep): for counts that need no
-    finer place than a cell (statistics by region or by period)."""
-    cells = _CELLS.get(qs.model)
-    if cells is None or point_field != cells.point_field:
-        return None
-    found = cell_queryset(qs, cells)
-    return None if found is None else (cells, found)
+    """The model's coarsest :class:`CellCounts` answering ``qs`` and its cells counting exactly
+    the rows of ``qs``, or None (no cells registered, or a filter none of them keep): for counts
+    that need no finer place than a cell (statistics by region or by period)."""
+    levels = _levels(qs, point_field)
+    return levels[0] if levels else None
+
+
+def _levels(qs: QuerySet, point_field: str) -> list[tuple[CellCounts, QuerySet]]:
+    """Every registered cell table of the model that answers ``qs`` (coarsest first), with its
+    cells counting exactly the rows of ``qs``."""
+    out = []
+    for cells in _CELLS.get(qs.model, []):
+        if point_field == cells.point_field and (found := cell_queryset(qs, cells)) is not None:
+            out.append((cells, found))
+    return out
 
 
 def _cell_factor(grid: BinGrid, cells: CellCounts) -> int | None:
@@ -364,14 +375,14 @@ def _points_sql(
 def _answering_cells(
     qs: QuerySet, grid: BinGrid, point_field: str
 ) -> tuple[CellCounts, int, QuerySet] | None:
-    """The model's cells, log2 of a bin's width in cells, and the cells counting exactly the
-    rows of ``qs`` — or None when the cells cannot answer bins of ``grid`` for ``qs``."""
-    cells = _CELLS.get(qs.model)
-    if cells is None or point_field != cells.point_field:
-        return None
-    shift = _cell_factor(grid, cells)
-    found = cell_queryset(qs, cells) if shift is not None else None
-    return None if found is None else (cells, shift, found)
+    """The model's coarsest cells of which bins of ``grid`` are whole powers of two and that
+    answer ``qs``, log2 of a bin's width in them, and the cells counting exactly the rows of
+    ``qs`` — or None when no cells can answer bins of ``grid`` for ``qs``."""
+    for cells in _CELLS.get(qs.model, []):
+        shift = _cell_factor(grid, cells) if point_field == cells.point_field else None
+        if shift is not None and (found := cell_queryset(qs, cells)) is not None:
+            return cells, shift, found
+    return None
 
 
 def cell_bins_sql(
@@ -416,46 +427,92 @@ def _cells_sql(qs: QuerySet, grid: BinGrid, point_field: str, max_bins: int) -> 
     )
 
 
+class _InBoxes(Func):
+    """``col && box1 OR col && box2 …`` (WGS84 boxes): one bitmap index scan a box. Written out
+    directly: a Q of hundreds of ``bboverlaps`` lookups costs more to build than to run."""
+
+    output_field = BooleanField()
+
+    def __init__(self, field: str, boxes: list[tuple[float, float, float, float]]) -> None:
+        super().__init__(F(field))
+        self.boxes = boxes
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        probe = f"{column} && ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+        values = [value for box in self.boxes for value in (*params, *(float(v) for v in box))]
+        return "(" + " OR ".join([probe] * len(self.boxes)) + ")", tuple(values)
+
+
 def _area_rows_sql(
-    qs: QuerySet, cells: CellCounts, found: QuerySet, area: Area, point_field: str
+    qs: QuerySet, levels: list[tuple[CellCounts, QuerySet]], area: Area, point_field: str, shift: int = 0
 ) -> tuple[str, tuple] | None:
-    """SQL of rows ``(ci, cj, n)`` adding up to the points of ``qs`` inside ``area``, one row
-    per cell of ``cells`` lying wholly inside (``n`` from ``found``, the cells counting the
-    rows of ``qs``) and one per point of the cells along its edge (``n`` = 1, tested exactly
-    by ``area.narrow``); None when the area is too large to split into cells (the scan then).
-    The cost follows the area's perimeter, not its area (:mod:`gis_core.cellcover`)."""
-    cover = cell_cover(area.inner, area.outer, cells.size)
-    if cover is None or cover.inside_cells == 0 or len(cover.boxes) > MAX_EDGE_BOXES:
-        return None  # nothing whole inside (a small shape: its points are few) or too ragged an edge
-    try:
-        inner_sql, inner_params = found.order_by().values("i", "j", "n").query.sql_with_params()
-    except EmptyResultSet:
-        inner_sql, inner_params = "SELECT 0 AS i, 0 AS j, 0 AS n WHERE false", ()
+    """SQL of a CTE ``cellrows(ci, cj, n)`` adding up to the points of ``qs`` inside ``area``:
+    one row per cell of the coarsest level (``levels``: cell tables answering ``qs``, coarsest
+    first, each a power of two of the next) lying wholly inside it, then, within the cells its
+    edge crosses, one per finer cell lying wholly inside, and one per point (``n`` = 1, tested
+    exactly by ``area.narrow``) of the finest cells the edge crosses. ``ci, cj`` are the bins
+    ``shift`` powers of two coarser than the coarsest level. None when the area is too large
+    to split into cells or nothing of it is whole cells (a small shape: the scan is as quick).
+    The cost follows the area's perimeter at the finest level, not its area
+    (:mod:`gis_core.cellcover`)."""
+    covers: list[tuple[CellCounts, QuerySet, CellCover, int]] = []
+    within = None
+    for cells, found in levels:
+        if covers:  # a finer level: only along the coarser one's edge, if it is a power of two finer
+            ratio = covers[-1][0].size / cells.size
+            k = round(math.log2(ratio)) if ratio > 1 else -1
+            if k < 1 or cells.size * 2**k != covers[-1][0].size:
+                continue
+            within = (covers[-1][2].edge_keys, k)
+        cover = cell_cover(area.inner, area.outer, cells.size, within=within)
+        if cover is None:
+            break
+        bins = shift + round(math.log2(levels[0][0].size / cells.size))
+        covers.append((cells, found, cover, bins))
+    if not covers or sum(c.inside_cells for _, _, c, _ in covers) == 0:
+        return None
+    # the edge's points: found through the spatial index by the finest level's edge rectangles
+    # (or, when those are too many, by the level above's: a superset, the cell test decides)
+    finest = covers[-1]
+    boxes = finest[2].boxes
+    if len(boxes) > FEW_EDGE_BOXES and len(covers) > 1:
+        boxes = covers[-2][2].boxes
+    if len(boxes) > MAX_EDGE_BOXES:
+        return None
     band_cte, band_params = "WITH pts AS (SELECT NULL::geometry AS rq_pt WHERE false)", ()
-    if cover.boxes:
-        near = Q()
-        for box in cover.boxes:
-            near |= Q(**{f"{point_field}__bboverlaps": GEOSPolygon.from_bbox(box)})
-        head = _points_cte(area.narrow(qs, point_field).filter(near), {"rq_pt": F(point_field)})
+    if boxes:
+        near = _InBoxes(point_field, boxes)
+        head = _points_cte(area.exact(qs.filter(near), point_field), {"rq_pt": F(point_field)})
         if head is not None:
             band_cte, band_params = head
-    i0, i1 = int(cover.run_a.min()), int(cover.run_b.max())
-    j0, j1 = int(cover.run_j.min()), int(cover.run_j.max())
-    sql = f"""{band_cte},
-        xy AS (SELECT floor({_X} / %s)::bigint AS ci, floor({_Y} / %s)::bigint AS cj
-               FROM pts WHERE rq_pt IS NOT NULL),
-        cellrows AS (
-            SELECT ci, cj, 1::bigint AS n FROM xy WHERE ci * 4294967296 + cj = ANY(%s::bigint[])
-            UNION ALL
-            SELECT c.i::bigint, c.j::bigint, c.n::bigint FROM ({inner_sql}) AS c
-            JOIN unnest(%s::int[], %s::int[], %s::int[]) AS r(j, a, b)
-              ON c.j = r.j AND c.i BETWEEN r.a AND r.b
-            WHERE c.i BETWEEN %s AND %s AND c.j BETWEEN %s AND %s)"""
-    params = (
-        *band_params, cells.size, cells.size, cover.edge_keys.tolist(), *inner_params,
-        cover.run_j.tolist(), cover.run_a.tolist(), cover.run_b.tolist(), i0, i1, j0, j1,
-    )  # fmt: skip
-    return sql, params
+    size = finest[0].size
+    parts = [
+        f"""SELECT ci >> %s, cj >> %s, 1::bigint FROM (
+                SELECT floor({_X} / %s)::bigint AS ci, floor({_Y} / %s)::bigint AS cj
+                FROM pts WHERE rq_pt IS NOT NULL) AS xy
+            WHERE ci * 4294967296 + cj = ANY(%s::bigint[])"""
+    ]
+    params: list = [*band_params, finest[3], finest[3], size, size, finest[2].edge_keys.tolist()]
+    for _, found, cover, bins in covers:
+        if not cover.inside_cells:
+            continue
+        try:
+            inner_sql, inner_params = found.order_by().values("i", "j", "n").query.sql_with_params()
+        except EmptyResultSet:
+            continue
+        # one index range per run of inside cells (a lateral join: the planner would rather hash
+        # every cell of the shape's bbox and throw most away)
+        parts.append(
+            f"""SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint
+            FROM unnest(%s::int[], %s::int[], %s::int[]) AS r(i, a, b),
+            LATERAL (SELECT * FROM ({inner_sql}) AS c0 WHERE c0.i = r.i AND c0.j BETWEEN r.a AND r.b) AS c"""
+        )
+        params += [
+            bins, bins, cover.run_i.tolist(), cover.run_a.tolist(), cover.run_b.tolist(), *inner_params,
+        ]  # fmt: skip
+    union = " UNION ALL ".join(parts)
+    return f"{band_cte}, cellrows(ci, cj, n) AS ({union})", tuple(params)
 
 
 def _area_cells_sql(
@@ -466,17 +523,18 @@ def _area_cells_sql(
     answering = _answering_cells(qs, grid, point_field)
     if answering is None:
         return None
-    cells, shift, found = answering
-    rows = _area_rows_sql(qs, cells, found, area, point_field)
+    top, shift, _ = answering
+    levels = [(c, f) for c, f in _levels(qs, point_field) if c.size <= top.size]
+    rows = _area_rows_sql(qs, levels, area, point_field, shift)
     if rows is None:
         return None
     sql, params = rows
     return (
         f"""{sql},
-        bins AS MATERIALIZED (SELECT ci >> %s AS i, cj >> %s AS j, sum(n)::bigint AS n FROM cellrows
+        bins AS MATERIALIZED (SELECT ci AS i, cj AS j, sum(n)::bigint AS n FROM cellrows
                  GROUP BY 1, 2 HAVING sum(n) > 0)
         SELECT i, j, n, NULL::float8 AS w FROM bins ORDER BY i, j LIMIT %s""",
-        (*params, shift, shift, max_bins + 1),
+        (*params, max_bins + 1),
     )
 
 
@@ -484,8 +542,8 @@ def area_count(qs: QuerySet, area: Area, *, point_field: str = "geom") -> int:
     """How many points of ``qs`` lie inside ``area`` (the same number as
     ``area.narrow(qs, point_field).count()``): from the model's registered cells wholly inside
     it and the points along its edge when the cells can answer ``qs``, else by counting."""
-    found = registered_cells(qs, point_field=point_field)
-    rows = None if found is None else _area_rows_sql(qs, found[0], found[1], area, point_field)
+    levels = _levels(qs, point_field)
+    rows = _area_rows_sql(qs, levels, area, point_field) if levels else None
     if rows is None:
         return area.narrow(qs, point_field).count()
     sql, params = rows

@@ -104,6 +104,22 @@ class _GroundDWithin(Func):
         return sql, (*params, self.wkb, self.metres)
 
 
+class _PlainIntersects(Func):
+    """``ST_Intersects`` of a point column and a shape, written so that no index serves it
+    (the column is wrapped): for rows another index condition has chosen already, where a
+    second bitmap over the whole shape would cost more than the test itself."""
+
+    output_field = BooleanField()
+
+    def __init__(self, field: str, shape: BaseGeometry) -> None:
+        super().__init__(F(field))
+        self.wkb = shapely.to_wkb(shape)
+
+    def as_sql(self, compiler, connection, **extra):
+        column, params = compiler.compile(self.source_expressions[0])
+        return f"ST_Intersects(ST_Force2D({column}), ST_GeomFromWKB(%s, 4326))", (*params, self.wkb)
+
+
 def _geos(geom: BaseGeometry) -> GEOSGeometry:
     return GEOSGeometry(memoryview(shapely.to_wkb(geom)), srid=4326)
 
@@ -421,9 +437,16 @@ class RangeFilter:
             c = self.circle
             centre = shapely.Point(c.lon, c.lat)
             inner, outer = ground_buffer(centre, c.radius_m * 0.99), ground_buffer(centre, c.radius_m * 1.02)
+
+            def exact(qs: QuerySet, point_field: str) -> QuerySet:
+                return qs.filter(_GroundDWithin(point_field, centre, c.radius_m))
         else:
             inner = outer = shapely.box(*self.bbox) if self.bbox is not None else self.polygon
-        return rest, Area(inner, outer, narrow)
+
+            def exact(qs: QuerySet, point_field: str) -> QuerySet:
+                return qs.filter(_PlainIntersects(point_field, inner))
+
+        return rest, Area(inner, outer, narrow, exact)
 
     def describe(self) -> dict[str, Any]:
         """What the filter holds, as JSON (WGS84; areas in km²): echoed to the caller."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from gis_core.cellcover import cell_cover, cell_key, merge_runs
+from gis_core.cellcover import _decode, cell_cover, cell_key, merge_runs
 from gis_core.ground import ground_buffer
 
 SIZE = 305.748113140705  # the events' cells (32 px at zoom 14)
@@ -36,9 +36,9 @@ def test_inside_cells_lie_in_the_shape_and_edge_cells_hold_the_rest():
         cover = cell_cover(inner, outer, SIZE)
         assert cover is not None and cover.inside_cells > 10
         inside = [
-            (i, int(j))
-            for j, a, b in zip(cover.run_j, cover.run_a, cover.run_b, strict=True)
-            for i in range(a, b + 1)
+            (int(i), j)
+            for i, a, b in zip(cover.run_i, cover.run_a, cover.run_b, strict=True)
+            for j in range(a, b + 1)
         ]
         assert all(inner.contains(_cell_box(i, j)) for i, j in inside)
         edge = set(cover.edge_keys.tolist())
@@ -60,3 +60,36 @@ def test_inside_cells_lie_in_the_shape_and_edge_cells_hold_the_rest():
 def test_a_shape_over_too_many_cells_is_left_to_the_scan():
     huge = shapely.box(100, 20, 110, 30)
     assert cell_cover(huge, huge, SIZE) is None
+
+
+def _inside(cover) -> set[tuple[int, int]]:
+    return {
+        (int(i), j)
+        for i, a, b in zip(cover.run_i, cover.run_a, cover.run_b, strict=True)
+        for j in range(a, b + 1)
+    }
+
+
+def test_a_finer_level_splits_the_coarse_edge_cells_only():
+    """Coarse cells inside, then fine cells inside the coarse edge cells, then the fine edge
+    cells: together exactly the fine cells meeting the shape, each once."""
+    circle = ground_buffer(shapely.Point(105.44, 28.87), 1_500)
+    coarse = cell_cover(circle, circle, SIZE)
+    fine = cell_cover(circle, circle, SIZE / 8, within=(coarse.edge_keys, 3))
+    assert coarse.inside_cells and fine.inside_cells and len(fine.edge_keys)
+    parents = {(i, j) for i, j in zip(*_decode(coarse.edge_keys), strict=True)}
+    fine_inside = _inside(fine)
+    assert all((i >> 3, j >> 3) in parents for i, j in fine_inside)
+    from_coarse = {(i * 8 + di, j * 8 + dj) for i, j in _inside(coarse) for di in range(8) for dj in range(8)}
+    fine_edge = set(zip(*(v.tolist() for v in _decode(fine.edge_keys)), strict=True))
+    assert not from_coarse & fine_inside and not fine_inside & fine_edge and not from_coarse & fine_edge
+    # every fine cell meeting the circle is counted by one of the three
+    i0, j0 = (v * 8 for v in _index(*circle.bounds[:2]))
+    i1, j1 = ((v + 1) * 8 for v in _index(*circle.bounds[2:]))
+    r = 6378137.0
+    for i in range(i0, i1):
+        for j in range(j0, j1):
+            lon0, lon1 = np.degrees(i * SIZE / 8 / r), np.degrees((i + 1) * SIZE / 8 / r)
+            lat0, lat1 = (np.degrees(2 * np.arctan(np.exp(v * SIZE / 8 / r)) - np.pi / 2) for v in (j, j + 1))
+            if shapely.box(lon0, lat0, lon1, lat1).intersects(circle):
+                assert (i, j) in from_coarse | fine_inside | fine_edge

@@ -137,4 +137,3 @@ def seed_start(*, caller, region: str, zooms: str, layer: str = "basemap"):
     writer.writerows(seed_rows(bbox, zoom_range))
     upload = SimpleUploadedFile("seed.csv", out.getvalue().encode(), content_type="text/csv")
     return job_create(kind="tile_seed", caller=caller, upload=upload, column="z", form=options)
-
