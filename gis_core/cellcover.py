@@ -30,7 +30,7 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["EPS", "MAX_CELLS", "Area", "CellCover", "cell_cover", "cell_key", "merge_runs"]
+__all__ = ["EPS", "MAX_CELLS", "Area", "CellCover", "cell_cover", "cell_key", "grouped_boxes", "merge_runs"]
 
 EARTH_R = 6_378_137.0
 MAX_LAT = 85.05112878
@@ -153,6 +153,24 @@ def cell_cover(
         for r0, r1, a, b in merge_runs(_runs(ii[edge], jj[edge]))
     ]
     return CellCover(size, run_i, run_a, run_b, cell_key(ii[edge], jj[edge]), rects)
+
+
+def grouped_boxes(edge_keys: np.ndarray, size: float, shift: int) -> list[tuple[float, float, float, float]]:
+    """One lon/lat rectangle (grown by ``EPS``) per cell ``shift`` powers of two coarser, holding
+    the cells ``edge_keys`` (of ``size``) inside it: fewer probes than their merged runs when an
+    edge wanders, and tighter than the coarse cells themselves."""
+    if len(edge_keys) == 0:
+        return []
+    i, j = _decode(edge_keys)
+    parent = cell_key(i >> shift, j >> shift)
+    order = np.argsort(parent, kind="stable")
+    parent, i, j = parent[order], i[order], j[order]
+    starts = np.flatnonzero(np.concatenate([[True], parent[1:] != parent[:-1]]))
+    i0, i1 = np.minimum.reduceat(i, starts), np.maximum.reduceat(i, starts) + 1
+    j0, j1 = np.minimum.reduceat(j, starts), np.maximum.reduceat(j, starts) + 1
+    west, east = _lon(i0 * size) - EPS, _lon(i1 * size) + EPS
+    south, north = _lat(j0 * size) - EPS, _lat(j1 * size) + EPS
+    return list(zip(west.tolist(), south.tolist(), east.tolist(), north.tolist(), strict=True))
 
 
 def merge_runs(runs: list[tuple[int, int, int]]) -> list[tuple[int, int, int, int]]:

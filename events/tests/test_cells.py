@@ -85,6 +85,13 @@ def _report(who, category, lon: float, lat: float, at: dt.datetime) -> Event:
     return event_report(principal=who, data=data, now=at).event
 
 
+@pytest.fixture(autouse=True)
+def _cells_for_any_size(monkeypatch):
+    """The test city is small: let shapes of any size take the cells (in service, shapes with
+    little inside whole cells are counted from their points, see the last test)."""
+    monkeypatch.setattr(density, "MIN_INSIDE_M2", 0.0)
+
+
 @pytest.fixture
 def spread(db, root, category) -> list[Event]:
     """40 reports over district A's grids in May and June 2024."""
@@ -415,3 +422,14 @@ def test_counts_and_heatmaps_of_any_shape_sum_the_cells_inside_and_test_the_edge
         == shapes[0].apply(events_visible(Jurisdiction(nationwide=True))).count()
         > 0
     )
+
+
+def test_a_shape_with_little_inside_whole_cells_is_counted_from_its_points(dense, monkeypatch):
+    monkeypatch.setattr(density, "MIN_INSIDE_M2", 24 * CELL_M**2)
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    lon, lat = dense[0]
+    small, large = (RangeFilter(circle=Circle(float(lon), float(lat), r)) for r in (400.0, 2_500.0))
+    for rf, cells in ((small, False), (large, True)):
+        served, scanned, used = _both(lambda rf=rf: rf.count(district))
+        assert served == scanned
+        assert used is cells

@@ -61,7 +61,7 @@ from django.db.models.lookups import Lookup
 from django.db.models.sql.where import WhereNode
 from shapely.geometry.base import BaseGeometry
 
-from ..cellcover import Area, CellCover, cell_cover
+from ..cellcover import Area, CellCover, cell_cover, grouped_boxes
 from ..errors import InvalidInput
 
 __all__ = [
@@ -92,6 +92,10 @@ SHAPES = ("square", "hex")
 MAX_EDGE_BOXES = 2_000
 #: more edge rectangles than this at a fine level: the coarser level's (fewer, larger) find the points
 FEW_EDGE_BOXES = 256
+#: a shape holding less than this in whole cells (map m²; ~24 cells of 32 px at zoom 14, ~1.7 km²
+#: on the ground at 29°N, a circle of ~1 km) is counted from its points: there the two are as
+#: quick (BENCHMARKS.md, "Events"), and the scan has no fixed cost
+MIN_INSIDE_M2 = 24 * 305.748113140705**2
 
 _X = f"{EARTH_R} * radians(ST_X(rq_pt))"
 _Y = f"{EARTH_R} * ln(tan(pi() / 4 + radians(LEAST(GREATEST(ST_Y(rq_pt), -{MAX_LAT}), {MAX_LAT})) / 2))"
@@ -470,14 +474,16 @@ def _area_rows_sql(
             break
         bins = shift + round(math.log2(levels[0][0].size / cells.size))
         covers.append((cells, found, cover, bins))
-    if not covers or sum(c.inside_cells for _, _, c, _ in covers) == 0:
-        return None
+    inside_m2 = sum(c.inside_cells * cells.size**2 for cells, _, c, _ in covers)
+    if not covers or inside_m2 < MIN_INSIDE_M2:
+        return None  # little of it is whole cells: reading its points costs no more
     # the edge's points: found through the spatial index by the finest level's edge rectangles
     # (or, when those are too many, by the level above's: a superset, the cell test decides)
     finest = covers[-1]
     boxes = finest[2].boxes
-    if len(boxes) > FEW_EDGE_BOXES and len(covers) > 1:
-        boxes = covers[-2][2].boxes
+    if len(boxes) > FEW_EDGE_BOXES and len(covers) > 1:  # one box per coarser edge cell instead
+        k = round(math.log2(covers[-2][0].size / finest[0].size))
+        boxes = grouped_boxes(finest[2].edge_keys, finest[0].size, k)
     if len(boxes) > MAX_EDGE_BOXES:
         return None
     band_cte, band_params = "WITH pts AS (SELECT NULL::geometry AS rq_pt WHERE false)", ()
