@@ -58,6 +58,12 @@ class CellCover:
     edge_keys: np.ndarray
     boxes: list[tuple[float, float, float, float]]
 
+    def inside_rectangles(self) -> list[tuple[int, int, int, int]]:
+        """The inside cells as rectangles (first, last column i; first, last row j), column runs
+        merged across neighbouring columns while their rows stay the same: one for a box."""
+        runs = list(zip(self.run_i.tolist(), self.run_a.tolist(), self.run_b.tolist(), strict=True))
+        return [(i0, i1, a, b) for i0, i1, a, b in merge_runs(runs)]
+
     @property
     def inside_cells(self) -> int:
         return int((self.run_b - self.run_a + 1).sum())

@@ -92,6 +92,8 @@ SHAPES = ("square", "hex")
 MAX_EDGE_BOXES = 2_000
 #: more edge rectangles than this at a fine level: the coarser level's (fewer, larger) find the points
 FEW_EDGE_BOXES = 256
+#: inside cells making at most this many rectangles are read by plain ranges, more run by run
+FEW_RECTANGLES = 4
 #: a shape holding less than this in whole cells (map m²; ~24 cells of 32 px at zoom 14, ~1.7 km²
 #: on the ground at 29°N, a circle of ~1 km) is counted from its points: there the two are as
 #: quick (BENCHMARKS.md, "Events"), and the scan has no fixed cost
@@ -500,8 +502,23 @@ def _area_rows_sql(
             WHERE ci * 4294967296 + cj = ANY(%s::bigint[])"""
     ]
     params: list = [*band_params, finest[3], finest[3], size, size, finest[2].edge_keys.tolist()]
-    for _, found, cover, bins in covers:
+    for level, (_, found, cover, bins) in enumerate(covers):
         if not cover.inside_cells:
+            continue
+        rectangles = cover.inside_rectangles()
+        if level == 0 and len(rectangles) <= FEW_RECTANGLES:  # a box, or nearly, of the coarsest
+            # cells: plain ranges (a parallel scan when they hold most of the table)
+            within = Q()
+            for i0, i1, j0, j1 in rectangles:
+                within |= Q(i__gte=i0, i__lte=i1, j__gte=j0, j__lte=j1)
+            try:
+                inner_sql, inner_params = (
+                    found.filter(within).order_by().values("i", "j", "n").query.sql_with_params()
+                )
+            except EmptyResultSet:
+                continue
+            parts.append(f"SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint FROM ({inner_sql}) AS c")
+            params += [bins, bins, *inner_params]
             continue
         try:
             inner_sql, inner_params = found.order_by().values("i", "j", "n").query.sql_with_params()
