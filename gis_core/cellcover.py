@@ -215,3 +215,6 @@ class Area:
     outer: BaseGeometry
     narrow: Callable[[Any, str], Any]
     exact: Callable[[Any, str], Any]
+    #: split the coarse edge cells into finer ones: worth it for a curved or slanted edge; a box's
+    #: edge cells are rectangles already, found by a few strips whatever the cells' size
+    refine: bool = True

@@ -464,7 +464,7 @@ def _area_rows_sql(
     (:mod:`gis_core.cellcover`)."""
     covers: list[tuple[CellCounts, QuerySet, CellCover, int]] = []
     within = None
-    for cells, found in levels:
+    for cells, found in levels if area.refine else levels[:1]:
         if covers:  # a finer level: only along the coarser one's edge, if it is a power of two finer
             ratio = covers[-1][0].size / cells.size
             k = round(math.log2(ratio)) if ratio > 1 else -1

@@ -446,7 +446,7 @@ class RangeFilter:
             def exact(qs: QuerySet, point_field: str) -> QuerySet:
                 return qs.filter(_PlainIntersects(point_field, inner))
 
-        return rest, Area(inner, outer, narrow, exact)
+        return rest, Area(inner, outer, narrow, exact, refine=self.bbox is None)
 
     def describe(self) -> dict[str, Any]:
         """What the filter holds, as JSON (WGS84; areas in km²): echoed to the caller."""
