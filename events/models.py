@@ -370,7 +370,26 @@ class NotificationRead(models.Model):
         return f"{self.reader} 已读 #{self.notification_id}"
 
 
-class EventCell(models.Model):
+class _Cells(models.Model):
+    """What both tables of event counts per web-mercator cell hold (kept by triggers on write)."""
+
+    i = models.IntegerField()
+    j = models.IntegerField()
+    grid_code = models.CharField("单元网格", max_length=15)
+    region_code = models.CharField("社区", max_length=12)
+    state = models.CharField("状态", max_length=16, choices=EventState.choices)
+    n = models.IntegerField("事件数")
+    sum_x = models.FloatField()
+    sum_y = models.FloatField()
+
+    class Meta:
+        abstract = True
+
+    class Scope:  # read by accounts.scoping: the same codes as the events counted
+        grid_field = "grid_code"
+
+
+class EventCell(_Cells):
     """Events counted per web-mercator cell (热力格), unit grid, state and month, kept on write.
 
     A cell is ``CELL_M`` map metres square (32 screen pixels at zoom 14, ~268 m on the
@@ -383,15 +402,7 @@ class EventCell(models.Model):
     sums of the points' mercator coordinates (centroids of aggregated tile cells).
     """
 
-    i = models.IntegerField()
-    j = models.IntegerField()
-    grid_code = models.CharField("单元网格", max_length=15)
-    region_code = models.CharField("社区", max_length=12)
-    state = models.CharField("状态", max_length=16, choices=EventState.choices)
     reported_at = models.DateTimeField("上报月份")
-    n = models.IntegerField("事件数")
-    sum_x = models.FloatField()
-    sum_y = models.FloatField()
 
     class Meta:
         verbose_name = "事件热力格"
@@ -403,15 +414,12 @@ class EventCell(models.Model):
         ]
         indexes = [models.Index(fields=["id"], name="event_cell_empty_idx", condition=Q(n=0))]
 
-    class Scope:  # read by accounts.scoping: the same codes as the events counted
-        grid_field = "grid_code"
-
 
 #: side of an EventFineCell: an eighth of CELL_M (32 px at zoom 17), exactly (a power of two)
 FINE_CELL_M = CELL_M / 8
 
 
-class EventFineCell(models.Model):
+class EventFineCell(_Cells):
     """Events counted per fine web-mercator cell (``FINE_CELL_M``, ~33 m on the ground at 29°N),
     unit grid and state — no month — kept on write like :class:`EventCell` (migration 0006).
 
@@ -422,15 +430,6 @@ class EventFineCell(models.Model):
     cells or the scan.
     """
 
-    i = models.IntegerField()
-    j = models.IntegerField()
-    grid_code = models.CharField("单元网格", max_length=15)
-    region_code = models.CharField("社区", max_length=12)
-    state = models.CharField("状态", max_length=16, choices=EventState.choices)
-    n = models.IntegerField("事件数")
-    sum_x = models.FloatField()
-    sum_y = models.FloatField()
-
     class Meta:
         verbose_name = "事件细热力格"
         verbose_name_plural = "事件细热力格"
@@ -440,6 +439,3 @@ class EventFineCell(models.Model):
             )
         ]
         indexes = [models.Index(fields=["id"], name="event_fine_cell_empty_idx", condition=Q(n=0))]
-
-    class Scope:  # read by accounts.scoping: the same codes as the events counted
-        grid_field = "grid_code"
