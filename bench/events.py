@@ -166,7 +166,10 @@ def _newest_ids(n: int) -> list[int]:
 def _centres(rng, n: int) -> np.ndarray:
     """Centres where events are (a random sample of them): the map is looked at where things happen."""
     with connection.cursor() as cur:
-        cur.execute("SELECT ST_X(geom), ST_Y(geom) FROM events_event TABLESAMPLE SYSTEM (1) REPEATABLE (11) LIMIT 20000")
+        cur.execute(
+            "SELECT ST_X(geom), ST_Y(geom) FROM events_event "
+            "TABLESAMPLE SYSTEM (1) REPEATABLE (11) LIMIT 20000"
+        )
         pts = np.array(cur.fetchall())
     return pts[rng.choice(len(pts), n, replace=False)]
 
