@@ -30,10 +30,10 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
+from .mercator import lonlat_to_mercator, mercator_to_lonlat
+
 __all__ = ["EPS", "MAX_CELLS", "Area", "CellCover", "cell_cover", "cell_key", "grouped_boxes", "merge_runs"]
 
-EARTH_R = 6_378_137.0
-MAX_LAT = 85.05112878
 EPS = 1e-7  # degrees (~1 cm): the rounding margin around a cell
 #: cells of a shape's bbox tested at most (~0.1 s of shapely); a bigger shape is left to the scan
 MAX_CELLS = 600_000
@@ -70,17 +70,15 @@ class CellCover:
 
 
 def _lon(x: np.ndarray) -> np.ndarray:
-    return np.degrees(x / EARTH_R)
+    return mercator_to_lonlat(np.asarray(x), np.zeros(1))[0]
 
 
 def _lat(y: np.ndarray) -> np.ndarray:
-    return np.degrees(2 * np.arctan(np.exp(y / EARTH_R)) - math.pi / 2)
+    return mercator_to_lonlat(np.zeros(1), np.asarray(y))[1]
 
 
 def _index(lon: float, lat: float, size: float) -> tuple[int, int]:
-    lat = min(max(lat, -MAX_LAT), MAX_LAT)
-    x = EARTH_R * math.radians(lon)
-    y = EARTH_R * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    x, y = lonlat_to_mercator(lon, lat)
     return math.floor(x / size), math.floor(y / size)
 
 

@@ -11,6 +11,8 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from gis_core.mercator import EARTH_R, lonlat_to_mercator, mercator_to_lonlat
+
 __all__ = [
     "EARTH_R",
     "HALF",
@@ -23,19 +25,16 @@ __all__ = [
     "tiles_covering",
 ]
 
-EARTH_R = 6_378_137.0
 HALF = math.pi * EARTH_R  # half the width of the mercator world, metres
 MAX_LAT = 85.0511287798066
 MAX_ZOOM = 24  # deepest zoom a tile URL may ask for
 
 
 def mercator(lon: float, lat: float) -> tuple[float, float]:
-    lat = max(-MAX_LAT, min(MAX_LAT, lat))
-    return EARTH_R * math.radians(lon), EARTH_R * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    return lonlat_to_mercator(lon, lat, max_lat=MAX_LAT)
 
 
-def _lonlat(x: float, y: float) -> tuple[float, float]:
-    return math.degrees(x / EARTH_R), math.degrees(2 * math.atan(math.exp(y / EARTH_R)) - math.pi / 2)
+_lonlat = mercator_to_lonlat
 
 
 @dataclass(frozen=True, order=True)

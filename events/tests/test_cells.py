@@ -393,6 +393,10 @@ def test_counts_and_heatmaps_of_any_shape_sum_the_cells_inside_and_test_the_edge
         assert _bins(heat) == _bins(heat_scanned)
         assert heat.count == rf.apply(district).count()
     assert used_cells >= 20
+    # a circle's edge is split again into fine cells: the fine table answers too
+    with CaptureQueriesContext(connection) as captured:
+        assert shapes[0].count(district) == shapes[0].apply(district).count()
+    assert any("events_eventfinecell" in q["sql"] for q in captured.captured_queries)
     # the ground truth: geodesic distance on WGS84 for circles, planar lon/lat for polygons and boxes
     from pyproj import Geod
 

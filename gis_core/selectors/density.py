@@ -63,6 +63,7 @@ from shapely.geometry.base import BaseGeometry
 
 from ..cellcover import Area, CellCover, cell_cover, grouped_boxes
 from ..errors import InvalidInput
+from ..mercator import EARTH_R, MAX_LAT, mercator_to_lonlat
 
 __all__ = [
     "MAX_LAT",
@@ -81,8 +82,6 @@ __all__ = [
     "registered_cells",
 ]
 
-EARTH_R = 6_378_137.0  # EPSG:3857 sphere radius
-MAX_LAT = 85.05112878  # web-mercator latitude limit
 #: web-mercator metres per pixel at zoom 0 with 256-pixel tiles
 MPP_ZOOM0 = 2 * math.pi * EARTH_R / 256
 MAX_ZOOM = 24
@@ -101,15 +100,6 @@ MIN_INSIDE_M2 = 24 * 305.748113140705**2
 
 _X = f"{EARTH_R} * radians(ST_X(rq_pt))"
 _Y = f"{EARTH_R} * ln(tan(pi() / 4 + radians(LEAST(GREATEST(ST_Y(rq_pt), -{MAX_LAT}), {MAX_LAT})) / 2))"
-
-
-def lonlat_to_mercator(lon: float, lat: float) -> tuple[float, float]:
-    lat = min(max(lat, -MAX_LAT), MAX_LAT)
-    return EARTH_R * math.radians(lon), EARTH_R * math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-
-def mercator_to_lonlat(x: float, y: float) -> tuple[float, float]:
-    return math.degrees(x / EARTH_R), math.degrees(2 * math.atan(math.exp(y / EARTH_R)) - math.pi / 2)
 
 
 @dataclass(frozen=True)
@@ -508,12 +498,12 @@ def _area_rows_sql(
         rectangles = cover.inside_rectangles()
         if level == 0 and len(rectangles) <= FEW_RECTANGLES:  # a box, or nearly, of the coarsest
             # cells: plain ranges (a parallel scan when they hold most of the table)
-            within = Q()
+            ranges = Q()
             for i0, i1, j0, j1 in rectangles:
-                within |= Q(i__gte=i0, i__lte=i1, j__gte=j0, j__lte=j1)
+                ranges |= Q(i__gte=i0, i__lte=i1, j__gte=j0, j__lte=j1)
             try:
                 inner_sql, inner_params = (
-                    found.filter(within).order_by().values("i", "j", "n").query.sql_with_params()
+                    found.filter(ranges).order_by().values("i", "j", "n").query.sql_with_params()
                 )
             except EmptyResultSet:
                 continue

@@ -52,6 +52,7 @@ from ..errors import InvalidInput
 from ..geometry import geodesic_area_m2
 from ..ground import GEOD, corridor, envelope, ground_buffer
 from ..models import Region
+from .density import area_count
 
 __all__ = [
     "Circle",
@@ -404,8 +405,6 @@ class RangeFilter:
         """``self.apply(qs).count()``, summed from the layer's pre-aggregated cells inside the
         shape plus the points along its edge where the layer keeps cells and the other filters
         allow (:func:`gis_core.selectors.density.area_count`)."""
-        from .density import area_count
-
         split = self.split()
         if split is None:
             return self.apply(qs, point_field=point_field, time_field=time_field).count()
