@@ -412,7 +412,6 @@ class EventCell(_Cells):
                 fields=["i", "j", "grid_code", "region_code", "state", "reported_at"], name="event_cell_key"
             )
         ]
-        indexes = [models.Index(fields=["id"], name="event_cell_empty_idx", condition=Q(n=0))]
 
 
 #: side of an EventFineCell: an eighth of CELL_M (32 px at zoom 17), exactly (a power of two)
@@ -438,4 +437,3 @@ class EventFineCell(_Cells):
                 fields=["i", "j", "grid_code", "region_code", "state"], name="event_fine_cell_key"
             )
         ]
-        indexes = [models.Index(fields=["id"], name="event_fine_cell_empty_idx", condition=Q(n=0))]

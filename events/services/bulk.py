@@ -540,10 +540,10 @@ def _copy(cursor, table: str, columns, rows: Iterable[tuple]) -> None:
 def _allocate_ids(n: int) -> np.ndarray:
     """``n`` new event ids from the table's own sequence (taken even if the write fails)."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Event._meta.db_table, n],
-        )
+        # the sequence named once: pg_get_serial_sequence per row would read the catalogue n times
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Event._meta.db_table])
+        (sequence,) = cursor.fetchone()
+        cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [sequence, n])
         return np.sort(np.fromiter((r[0] for r in cursor.fetchall()), dtype=np.int64, count=n))
 
 
