@@ -177,6 +177,8 @@ def cached_tile(request: HttpRequest) -> HttpResponse | None:
     stamp, now = tile_cache.tile_stamp(layer, tile)
     held, count = _cached_and_counted(key, stamp, now, principal)
     if held is None:
+        # the full path need not read the cache nor the stamp again: nothing servable at this stamp
+        request.tile_unservable = (key, stamp, now)
         return None
     data, expires = held
     etag = tile_cache.etag_of(key, stamp, expires)

@@ -110,10 +110,13 @@ class TileView(LayerView):
         key = tile_cache.tile_key(the_layer, tile, params, request.jurisdiction)
         volatile = the_layer.live or any(params.get(p) not in (None, "") for p in the_layer.volatile_params)
         sent = etags_of(request.headers.get("If-None-Match", ""))
-        entry = None if volatile else tile_cache.cache_entry(key)
+        # the lean path (tiles.fastpath) may have just found nothing servable under this key
+        unservable = getattr(request._request, "tile_unservable", None)
+        known = unservable is not None and unservable[0] == key
+        entry = None if volatile or known else tile_cache.cache_entry(key)
         data, state = None, "hit"
         if not volatile and (sent or entry is not None):  # something to check against the stamp
-            stamp, now = tile_cache.tile_stamp(the_layer, tile)
+            stamp, now = unservable[1:] if known else tile_cache.tile_stamp(the_layer, tile)
             held = tile_cache.servable(entry, stamp, now)
             if held is not None:
                 data, expires = held

@@ -130,7 +130,7 @@ CIVGRID_REPLICA_PATHS = [
 REDIS_URL = env("REDIS_URL", default=f"unix://{RUN_DIR / 'redis.sock'}?db=0")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",  # Django's, keeping its Redis clients (config/cache.py)
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "civgrid",
     }

@@ -175,7 +175,33 @@ def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
     Event.objects.filter(pk__in=[first.pk, second.pk]).delete()
     _cells_match_events()
     assert not EventCell.objects.filter(n__lte=0).exists()
+    assert not EventFineCell.objects.filter(n__lte=0).exists()
     _same(district, grid, cells=True)
+
+
+_UPDATES = "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname LIKE %s"
+
+
+def test_cell_counts_change_in_place(spread, root, category):
+    """A count change rewrites no index entry (a heap-only update): no index may cover ``n``
+    (migration 0007), and the pages keep room for the new versions (fillfactor)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT relname, reloptions FROM pg_class WHERE relname LIKE %s", ["events_event%cell"])
+        assert {name: opts for name, opts in cur.fetchall()} == {
+            "events_eventcell": ["fillfactor=75"],
+            "events_eventfinecell": ["fillfactor=75"],
+        }
+        cur.execute(_UPDATES, ["events_event%cell"])
+        before = {name: (upd, hot) for name, upd, hot in cur.fetchall()}
+    again = spread[2]
+    _report(root, category, again.geom.x, again.geom.y, again.reported_at)  # the same cells again
+    _cells_match_events()
+    with connection.cursor() as cur:
+        cur.execute(_UPDATES, ["events_event%cell"])
+        for name, upd, hot in cur.fetchall():
+            upd0, hot0 = before.get(name, (0, 0))
+            assert upd - upd0 == 1, name  # one cell of each table counted one more event
+            assert hot - hot0 == 1, name
 
 
 def test_bulk_loads_are_counted_in_cells(db, category):
