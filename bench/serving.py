@@ -43,13 +43,21 @@ def api_key(scopes: list[str], name: str = "bench") -> str:
 
 
 @contextlib.contextmanager
-def gunicorn(workers: int = 1) -> Iterator[int]:
-    """A gunicorn serving config.wsgi on a free loopback port (bench settings); yields the port."""
+def gunicorn(workers: int = 1, *, deployed: bool = False) -> Iterator[int]:
+    """A gunicorn serving config.wsgi on a free loopback port (bench settings); yields the port.
+
+    ``deployed``: with the production settings file (``deploy/gunicorn.conf.py``: gthread
+    workers, keep-alive) instead of gunicorn's defaults (sync workers, one request per
+    connection)."""
     port = free_port()
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.bench"}
+    if deployed:
+        env.setdefault("GUNICORN_MAX_REQUESTS", "0")  # no worker recycled in the middle of a measure
+    config = ["-c", str(ROOT / "deploy/gunicorn.conf.py")] if deployed else []
     server = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/gunicorn"),
+            *config,
             "config.wsgi:application",
             "--bind",
             f"127.0.0.1:{port}",

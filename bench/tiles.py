@@ -2,7 +2,9 @@
 
 Per layer: uncached p50/p95 (a fresh Redis namespace, so every first request
 builds its tile), then the same tiles again from the cache (tiles per second,
-several client threads against two gunicorn workers), and TiPg — a vector-tile
+several client threads against two gunicorn workers: with gunicorn's defaults and a new
+connection per tile, then with the production settings, ``deploy/gunicorn.conf.py``, over
+kept connections as a browser fetches them), and TiPg — a vector-tile
 server for PostGIS (FastAPI + asyncpg) — run as a subprocess on another port
 against the same tables and the same tiles, with the ratio of the p50s and p95s.
 
@@ -34,6 +36,8 @@ from .serving import ROOT, api_key, free_port, gunicorn, percentiles
 __all__ = ["run"]
 
 N_TILES = int(os.environ.get("BENCH_TILES", 500))
+#: the cached tiles over kept connections are fetched this many times (500 take under a second)
+KEPT_ROUNDS = 4
 ZOOMS = range(10, 19)
 # our layer → (TiPg collection, its properties): the same table and comparable attributes
 LAYERS = {
@@ -86,18 +90,26 @@ def _timed(port: int, paths: list[str], token: str, check=None) -> tuple[list[fl
     return samples, statuses
 
 
-def _throughput(port: int, paths: list[str], token: str, threads: int = 4) -> float:
-    """Tiles per second, ``threads`` clients each on its own connections."""
+def _throughput(port: int, paths: list[str], token: str, threads: int = 4, keepalive: bool = False) -> float:
+    """Tiles per second, ``threads`` clients each on its own connections: a new one per tile,
+    or (``keepalive``) one kept for all its tiles, as a browser keeps its few per host."""
     chunks = [paths[i::threads] for i in range(threads)]
     done = [0] * threads
 
     def client(k: int) -> None:
+        conn = None
         for path in chunks[k]:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
-            conn.getresponse().read()
-            conn.close()
+            resp = conn.getresponse()
+            resp.read()
+            if not keepalive or resp.will_close:
+                conn.close()
+                conn = None
             done[k] += 1
+        if conn is not None:
+            conn.close()
 
     workers = [threading.Thread(target=client, args=(k,)) for k in range(threads)]
     t = time.perf_counter()
@@ -187,7 +199,7 @@ def run() -> dict:
         tipg_up = _wait(tipg_port, "/collections")
         if not tipg_up:
             print("TiPg did not start: its column is left empty")
-        with gunicorn(workers=2) as port:
+        with gunicorn(workers=2) as port, gunicorn(workers=2, deployed=True) as deployed:
             for name, (collection, props) in LAYERS.items():
                 if name not in ONLY:
                     continue
@@ -210,15 +222,22 @@ def run() -> dict:
                         for z, x, y in tiles[:20]
                     ]
                 _timed(port, warm, token)
+                _timed(deployed, warm, token)
                 uncached, _ = _timed(port, paths, token, check=check)
                 cpu0 = _server_cpu_s(port)
                 cached_tps = _throughput(port, paths, token)
                 cached_cpu_ms = (_server_cpu_s(port) - cpu0) / len(paths) * 1000
+                # the same cached tiles from the production server settings over kept connections
+                cpu0 = _server_cpu_s(deployed)
+                kept_tps = _throughput(deployed, paths * KEPT_ROUNDS, token, keepalive=True)
+                kept_cpu_ms = (_server_cpu_s(deployed) - cpu0) / (len(paths) * KEPT_ROUNDS) * 1000
                 row = {
                     "uncached": percentiles(uncached),
                     "cached_tiles_per_s": cached_tps,
                     # the web processes' CPU per cached tile (not PostgreSQL's or Redis's)
                     "cached_cpu_ms_per_tile": cached_cpu_ms,
+                    "cached_kept_tiles_per_s": kept_tps,
+                    "cached_kept_cpu_ms_per_tile": kept_cpu_ms,
                     "uncached_by_zoom": {
                         "below": percentiles([t for t, z in zip(uncached, zooms, strict=True) if z < split]),
                         "from": percentiles([t for t, z in zip(uncached, zooms, strict=True) if z >= split]),
@@ -244,7 +263,8 @@ def run() -> dict:
                 u = row["uncached"]
                 line = (
                     f"{name:7s} uncached p50 {u['p50_ms']:.1f} ms p95 {u['p95_ms']:.1f} ms · "
-                    f"cached {cached_tps:,.0f} tiles/s ({cached_cpu_ms:.2f} ms web CPU each) · "
+                    f"cached {cached_tps:,.0f} tiles/s ({cached_cpu_ms:.2f} ms web CPU each), "
+                    f"kept connections {kept_tps:,.0f} tiles/s ({kept_cpu_ms:.2f} ms) · "
                     f"mean {row['mean_kb']:.1f} kB max {row['max_kb']:.1f} kB"
                 )
                 if layer.aggregate_below is not None:
