@@ -5,6 +5,10 @@
 ``(object_id, region_code, before, after)`` — :func:`model_values` dicts,
 ``before`` None for a new row. The audit trail (accounts) listens; gis_core
 imports nothing from it.
+
+``boundaries_changed``: sent inside the transaction that gave regions a new boundary or took
+theirs away, with ``codes`` = those regions' codes; data placed by a boundary (a family's
+community point, in civilization) is placed again before the transaction commits.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ from django.contrib.gis.geos import GEOSGeometry
 from django.db import models
 from django.dispatch import Signal
 
-__all__ = ["UNRECORDED_FIELDS", "model_values", "rows_written"]
+__all__ = ["UNRECORDED_FIELDS", "boundaries_changed", "model_values", "rows_written"]
 
 rows_written = Signal()
+boundaries_changed = Signal()
 
 # never copied into a snapshot: secrets, and bookkeeping that changes without an edit
 UNRECORDED_FIELDS = {"password", "key_hash", "last_login", "last_used_at", "updated_at"}

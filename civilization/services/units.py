@@ -10,7 +10,7 @@ community redrawn later keeps the public point computed when the unit was last w
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "UnitInput",
     "UnitWhere",
     "community_public_points",
+    "families_replace",
     "parse_choice",
     "unit_create",
     "unit_delete",
@@ -267,6 +268,21 @@ def _apply(unit: CivilizationUnit, item: UnitInput, where: UnitWhere, public: di
         unit.public_geom, unit.public_grid_code = Point(plon, plat, srid=4326), pgrid
     else:
         unit.public_geom, unit.public_grid_code = Point(lon, lat, srid=4326), where.grid_code
+
+
+def families_replace(*, region_codes: Iterable[str]) -> int:
+    """Put the families of these communities at their community's representative point again
+    (after a boundary changed: :data:`gis_core.signals.boundaries_changed`); returns how many
+    families moved. Only the public point changes: the exact one is where the family is."""
+    codes = set(region_codes)
+    families = CivilizationUnit.objects.filter(unit_type=UnitType.FAMILY, region_code__in=codes)
+    present = set(families.values_list("region_code", flat=True).distinct())
+    moved = 0
+    for code, (lon, lat, grid) in community_public_points(present).items():
+        point = Point(lon, lat, srid=4326)
+        stale = families.filter(region_code=code).exclude(public_geom__equals=point, public_grid_code=grid)
+        moved += stale.update(public_geom=point, public_grid_code=grid, updated_at=timezone.now())
+    return moved
 
 
 def units_upsert(

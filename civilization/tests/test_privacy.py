@@ -102,3 +102,25 @@ def test_the_generic_layer_export_leaves_families_out(family, db):
 
     assert not get_layer("civilization_units").export_queryset().filter(pk=family.pk).exists()
     assert CivilizationUnit.objects.filter(pk=family.pk).exists()
+
+
+def test_a_redrawn_community_moves_its_families_public_point(family):
+    """The community point is placed from the boundary: redrawing the community moves it (and
+    the grid it is shown in) for every family there; the exact point stays."""
+    from shapely.geometry import box
+
+    from civilization.services.units import community_public_points
+    from gis_core.models import Region
+    from gis_core.services.regions import region_set_boundary
+
+    community = Region.objects.get(code=family.region_code)
+    before = (family.public_geom.x, family.public_geom.y)
+    # the community shrunk to a small box around the family's own grid point
+    x, y = family.geom.x, family.geom.y
+    region_set_boundary(region=community, geom=box(x - 2e-4, y - 2e-4, x + 2e-4, y + 2e-4))
+    family.refresh_from_db()
+    lon, lat, grid = community_public_points({community.code})[community.code]
+    assert (family.public_geom.x, family.public_geom.y) == pytest.approx((lon, lat))
+    assert (lon, lat) != pytest.approx(before)
+    assert family.public_grid_code == grid == family.grid_code  # the box lies in the family's grid
+    assert family.geom.x == x and family.geom.y == y

@@ -17,6 +17,7 @@ from ..errors import Conflict, InvalidInput
 from ..geometry import geodesic_area_m2, polygonal
 from ..models import LocatorLayer, Region, RegionBoundary
 from ..names import short_name
+from ..signals import boundaries_changed
 from .locator import LocatorItem, locator_remove, locator_replace
 
 __all__ = ["RegionInput", "gazetteer_load", "region_clear_boundary", "region_set_boundary", "regions_upsert"]
@@ -90,6 +91,7 @@ def regions_upsert(
         _set_boundary(region, geom, valid_from=valid_from, source=source)
     if boundaries:
         locator_replace(layer=LocatorLayer.REGION, items=[_locator_item(r, g) for r, g in boundaries])
+        boundaries_changed.send(Region, codes=[r.code for r, _ in boundaries])
     return created, updated
 
 
@@ -129,6 +131,7 @@ def region_set_boundary(
     geom = polygonal(geom, repair=repair)
     _set_boundary(region, geom, valid_from=valid_from or timezone.localdate(), source=source)
     locator_replace(layer=LocatorLayer.REGION, items=[_locator_item(region, geom)])
+    boundaries_changed.send(Region, codes=[region.code])
     return region
 
 
@@ -140,6 +143,7 @@ def region_clear_boundary(*, region: Region, valid_to: dt.date | None = None) ->
     region.area_m2 = None
     region.save(update_fields=["geom", "area_m2", "updated_at"])
     locator_remove(layer=LocatorLayer.REGION, codes=[region.code])
+    boundaries_changed.send(Region, codes=[region.code])
     return region
 
 
