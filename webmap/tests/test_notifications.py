@@ -137,6 +137,17 @@ def test_the_bell_lists_the_districts_notices(web_server, page_as, screenshot):
     assert api_get(page, NOTICES, {"unread": 1, "limit": 1})["unread"] == 0
     screenshot(page, "notifications-all-read")
 
+    # 全部: the read notices are still there, greyed; 未读 empties the list again
+    panel.get_by_role("button", name="全部", exact=True).click()
+    expect(bell).to_have_attribute("data-show", "all")
+    expect(ours).to_have_count(2)
+    expect(ours.first).to_have_class(re.compile(r"\bis-read\b"))
+    expect(panel.locator("li.cg-note:not(.is-read)")).to_have_count(0)
+    expect(panel.locator(f"li.cg-note[data-event='{ids['theirs']}']")).to_have_count(0)
+    badge_shows(page, 0)
+    panel.get_by_role("button", name="未读", exact=True).click()
+    expect(panel.locator(".cg-note-empty")).to_have_text("暂无未读通知")
+
     # jurisdiction: no answer the page received carried 龙马潭区's notice
     assert seen
     assert all(ids["theirs"] != n["event"] for answer in seen for n in answer["results"])

@@ -1,7 +1,8 @@
 // 通知铃: the overdue (超时) and escalation (升级督办) notices the beat task leaves for the
 // operators of a region (events/services/escalation.py), in the command center's top bar.
-// GET /api/v1/notifications?unread=1 every 30 s while the tab is visible (paused when hidden);
-// the badge is the server's unread count. A notice opens its event in the side panels' detail
+// GET /api/v1/notifications every 30 s while the tab is visible (paused when hidden): the unread
+// ones (unread=1) or, under 全部, the latest read and unread alike (read ones greyed); the badge
+// is the server's unread count either way. A notice opens its event in the side panels' detail
 // (bus "event-selected" with locate: the detail tells the map where the event is) and is marked
 // read (POST {"read": [id]}); 全部已读 posts {"read": "all"}. Read state is the user's own.
 // Errors stay in the panel (and the bell's title): polling must never disturb the page.
@@ -33,6 +34,8 @@ export function initNotifications(root = document.getElementById("cg-bell")) {
   const listEl = root.querySelector("[data-role=list]");
   const statusEl = root.querySelector("[data-role=status]");
   const readAll = root.querySelector("[data-role=read-all]");
+  const tabs = [...root.querySelectorAll(".cg-bell-tab")];
+  let show = "unread"; // or "all"
   let notices = [];
   let unread = 0;
   let timer = null;
@@ -71,7 +74,8 @@ export function initNotifications(root = document.getElementById("cg-bell")) {
   function render() {
     const buttons = () => [...listEl.querySelectorAll("button")];
     const focused = buttons().indexOf(document.activeElement); // keep the keyboard's place
-    fill(listEl, notices.length ? notices.map(item) : h("li.cg-note-empty", {}, "暂无未读通知"));
+    const empty = show === "unread" ? "暂无未读通知" : "暂无通知";
+    fill(listEl, notices.length ? notices.map(item) : h("li.cg-note-empty", {}, empty));
     if (focused >= 0) (buttons()[Math.min(focused, buttons().length - 1)] || readAll).focus();
   }
 
@@ -79,7 +83,8 @@ export function initNotifications(root = document.getElementById("cg-bell")) {
     const mine = ++seq;
     root.dataset.loading = "true";
     try {
-      const body = await api(NOTICES, { params: { unread: 1, limit: LIST_SIZE } });
+      const params = show === "unread" ? { unread: 1, limit: LIST_SIZE } : { limit: LIST_SIZE };
+      const body = await api(NOTICES, { params });
       if (mine !== seq) return;
       notices = body.results;
       showCount(body.unread);
@@ -139,6 +144,14 @@ export function initNotifications(root = document.getElementById("cg-bell")) {
   }
 
   button.addEventListener("click", () => (panel.hidden ? open() : close()));
+  for (const tab of tabs) {
+    tab.addEventListener("click", () => {
+      show = tab.dataset.show;
+      for (const t of tabs) t.setAttribute("aria-pressed", String(t === tab));
+      root.dataset.show = show;
+      refresh();
+    });
+  }
   readAll.addEventListener("click", () => {
     for (const n of notices) n.read_at ||= new Date().toISOString();
     showCount(0);
