@@ -117,7 +117,9 @@ _LAT_MIN, _LAT_MAX = 0.8293, 55.8271
 _INVERSE_TOL = 1e-10
 _INVERSE_MAX_ITER = 30
 
-_EPSG = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}
+#: the systems with an EPSG code (GCJ-02 and BD-09 have none: they are offsets, not datums)
+EPSG_CODES = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}
+_EPSG = EPSG_CODES
 
 
 class UnknownCRS(ValueError):

@@ -15,6 +15,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ..crs import SUPPORTED_CRS
 from ..errors import InvalidInput, TooLarge
 from ..imports.registry import get_layer
 from ..imports.service import EXPORT_FORMATS, export_layer, import_file
@@ -236,6 +237,12 @@ class ExportView(APIView):
         parameters=[
             OpenApiParameter("format", str, enum=list(EXPORT_FORMATS)),
             OpenApiParameter("region", str, description="只导出该区划内的要素"),
+            OpenApiParameter(
+                "crs",
+                str,
+                enum=list(SUPPORTED_CRS),
+                description="文件的坐标系（默认 wgs84；gcj02、bd09 无 EPSG 代码：文件不声明，文件名注明）",
+            ),
         ],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
     )
@@ -247,6 +254,7 @@ class ExportView(APIView):
             fmt=fmt,
             queryset=request.scope_queryset(spec.export_queryset()),
             region=request.query_params.get("region"),
+            crs=parse_crs(request.query_params.get("crs")),
         )
         response = HttpResponse(result.content, content_type=result.content_type)
         response["Content-Disposition"] = f'attachment; filename="{result.filename}"'

@@ -7,6 +7,7 @@ export API endpoints, Celery tasks — all call these two functions.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 from django.db import DatabaseError, transaction
 
+from .. import crs as crs_mod
 from ..codes import InvalidCode, pad_code, prefix_of
 from ..errors import ApplicationError, InvalidInput
 from .readers import read_features
@@ -150,12 +152,23 @@ class ExportResult:
     filename: str
 
 
-def export_layer(*, layer: str, fmt: str, queryset: Any = None, region: str | None = None) -> ExportResult:
+def export_layer(
+    *, layer: str, fmt: str, queryset: Any = None, region: str | None = None, crs: str | None = None
+) -> ExportResult:
     """Write a layer (or the given queryset of it) to GeoJSON, GeoPackage or CSV (WKT column).
 
     ``region`` (a division code of any level) keeps the features whose code lies
     under it — region codes and grid codes both begin with their parents' codes.
+    ``crs`` (:data:`gis_core.crs.SUPPORTED_CRS`, default WGS84) is the coordinate system of the
+    file: WGS84 and CGCS2000 are declared in it (EPSG:4326, EPSG:4490); GCJ-02 and BD-09 have no
+    EPSG code, so their files carry none and say so in the file name (``grids.gcj02.gpkg``).
+    A GeoJSON file is WGS84 by its standard (RFC 7946): asked for in another system, it is
+    still written, as GDAL does, with the system named where it has a code.
     """
+    try:
+        target = crs_mod.normalize_crs(crs)
+    except crs_mod.UnknownCRS as exc:
+        raise InvalidInput(str(exc), code="unknown_crs", details={"crs": crs}) from None
     spec = get_layer(layer)
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(
@@ -173,8 +186,12 @@ def export_layer(*, layer: str, fmt: str, queryset: Any = None, region: str | No
         props, geom = spec.export_record(obj)
         records.append(props)
         geoms.append(geom)
-    gdf = gpd.GeoDataFrame(pd.DataFrame.from_records(records), geometry=geoms, crs=4326)
-    filename = f"{layer}.{ext}"
+    if target != "wgs84":
+        geoms = [None if g is None else crs_mod.transform_geometry(g, target, inverse=True) for g in geoms]
+    gdf = gpd.GeoDataFrame(
+        pd.DataFrame.from_records(records), geometry=geoms, crs=crs_mod.EPSG_CODES.get(target)
+    )
+    filename = f"{layer}.{ext}" if target in crs_mod.EPSG_CODES else f"{layer}.{target}.{ext}"
     if fmt == "csv":
         frame = pd.DataFrame(gdf.drop(columns="geometry"))
         frame["wkt"] = [g.wkt if g is not None else "" for g in gdf.geometry]
@@ -182,5 +199,7 @@ def export_layer(*, layer: str, fmt: str, queryset: Any = None, region: str | No
         return ExportResult(frame.to_csv(index=False).encode("utf-8-sig"), content_type, filename)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / filename
-        gdf.to_file(out, driver=driver, engine="pyogrio", layer=layer if fmt == "gpkg" else None)
+        with warnings.catch_warnings():  # GCJ-02/BD-09 files carry no CRS on purpose (see above)
+            warnings.filterwarnings("ignore", message="'crs' was not provided", category=UserWarning)
+            gdf.to_file(out, driver=driver, engine="pyogrio", layer=layer if fmt == "gpkg" else None)
         return ExportResult(out.read_bytes(), content_type, filename)

@@ -167,5 +167,9 @@ def test_export_defaults_and_errors(api):
     assert features and all(f["properties"]["code"].startswith("510502") for f in features)
 
     _error(api.get("/api/v1/export/grids?format=kml"), 400, "unsupported_format")
+    _error(api.get("/api/v1/export/grids?crs=utm48"), 400, "unknown_crs")
+    gcj = api.get("/api/v1/export/grids?format=csv&region=510502&crs=gcj02")
+    assert gcj.status_code == 200 and gcj["Content-Disposition"] == 'attachment; filename="grids.gcj02.csv"'
+
     _error(api.get("/api/v1/export/roads"), 400, "unknown_layer")
     _error(api.get("/api/v1/export/grids?region=51x"), 400, "invalid")

@@ -96,3 +96,27 @@ def test_export_bad_format_and_layer(db):
     with pytest.raises(InvalidInput) as exc:
         export_layer(layer="roads", fmt="csv")
     assert exc.value.code == "unknown_layer"
+
+
+@pytest.mark.parametrize(("crs", "epsg", "suffix"), [("cgcs2000", 4490, ""), ("gcj02", None, ".gcj02")])
+def test_export_in_another_coordinate_system(db, tmp_path, crs, epsg, suffix):
+    """The file's coordinates are the geometry converted from WGS84 (the same conversion the API
+    answers in), and the file declares its system where it has an EPSG code."""
+    from gis_core.crs import transform_geometry
+
+    grids = UnitGrid.objects.in_region(DISTRICT)
+    result = export_layer(layer="grids", fmt="gpkg", queryset=grids, crs=crs)
+    assert result.filename == f"grids{suffix}.gpkg"
+    path = tmp_path / result.filename
+    path.write_bytes(result.content)
+    frame = pyogrio.read_dataframe(path)
+    assert (frame.crs.to_epsg() if frame.crs else None) == epsg
+    by_code = {g.code: shapely.from_wkb(bytes(g.geom.wkb)) for g in grids}
+    assert len(frame) == len(by_code) > 0
+    for row in frame.itertuples():
+        expected = transform_geometry(by_code[row.code], crs, inverse=True)
+        assert shapely.hausdorff_distance(row.geometry, expected) < 1e-9
+        if crs == "gcj02":  # the offset is real: hundreds of metres, not a no-op
+            assert shapely.hausdorff_distance(row.geometry, by_code[row.code]) > 1e-3
+    with pytest.raises(InvalidInput, match="Unknown CRS"):
+        export_layer(layer="grids", fmt="gpkg", queryset=grids, crs="epsg:3857")

@@ -25,6 +25,11 @@ class Command(BaseCommand):
             help="文件格式（默认按扩展名：.geojson/.json、.gpkg、.csv）",
         )
         parser.add_argument("--region", help="只导出该区划（任一级代码）内的要素")
+        parser.add_argument(
+            "--crs",
+            default="wgs84",
+            help="文件的坐标系：wgs84（默认）、cgcs2000、gcj02、bd09（后两者无 EPSG 代码，文件不声明坐标系）",
+        )
 
     def handle(self, *args, **options):
         out = Path(options["out_file"])
@@ -34,7 +39,9 @@ class Command(BaseCommand):
                 f"无法从扩展名“{out.suffix}”判断格式，请用 --format 指定（{'、'.join(EXPORT_FORMATS)}）"
             )
         try:
-            result = export_layer(layer=options["layer"], fmt=fmt, region=options["region"])
+            result = export_layer(
+                layer=options["layer"], fmt=fmt, region=options["region"], crs=options["crs"]
+            )
         except InvalidInput as exc:
             raise CommandError(exc.message) from None
         out.write_bytes(result.content)
