@@ -119,7 +119,6 @@ _INVERSE_MAX_ITER = 30
 
 #: the systems with an EPSG code (GCJ-02 and BD-09 have none: they are offsets, not datums)
 EPSG_CODES = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}
-_EPSG = EPSG_CODES
 
 
 class UnknownCRS(ValueError):
@@ -326,7 +325,7 @@ def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:
 @cache
 def _transformer(source: str, target: str) -> pyproj.Transformer:
     # pyproj >= 3.1 Transformers are thread-safe, so one cached instance can be shared.
-    return pyproj.Transformer.from_crs(_EPSG[source], _EPSG[target], always_xy=True)
+    return pyproj.Transformer.from_crs(EPSG_CODES[source], EPSG_CODES[target], always_xy=True)
 
 
 def _pyproj_convert(source: str, target: str, lon: ArrayLike, lat: ArrayLike) -> tuple[Coord, Coord]:

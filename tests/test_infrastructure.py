@@ -33,3 +33,9 @@ def test_database_is_postgis():
         cur.execute("SELECT postgis_lib_version()")
         assert cur.fetchone()[0].startswith("3.")
     assert connection.vendor == "postgresql"
+
+
+def test_the_cache_keeps_its_redis_clients():
+    """One client object per server and process (config/cache.py), not one per cache call."""
+    assert cache._cache.get_client(None, write=True) is cache._cache.get_client("k", write=True)
+    assert cache._cache.get_client(None, write=False) is cache._cache.get_client("k", write=False)

@@ -46,7 +46,14 @@ from . import cache as tile_cache
 from .registry import TileLayer, get_layer
 from .tilemath import MAX_ZOOM, Tile
 
-__all__ = ["PRINCIPAL_CACHE_SECONDS", "CachedTileMiddleware", "cached_tile", "forget_all", "remember"]
+__all__ = [
+    "PRINCIPAL_CACHE_SECONDS",
+    "CachedTileMiddleware",
+    "cached_tile",
+    "forget_all",
+    "remember",
+    "unservable_stamp",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -177,8 +184,7 @@ def cached_tile(request: HttpRequest) -> HttpResponse | None:
     stamp, now = tile_cache.tile_stamp(layer, tile)
     held, count = _cached_and_counted(key, stamp, now, principal)
     if held is None:
-        # the full path need not read the cache nor the stamp again: nothing servable at this stamp
-        request.tile_unservable = (key, stamp, now)
+        request.tile_unservable = (key, stamp, now)  # for the full path: see unservable_stamp
         return None
     data, expires = held
     etag = tile_cache.etag_of(key, stamp, expires)
@@ -191,6 +197,14 @@ def cached_tile(request: HttpRequest) -> HttpResponse | None:
     if status == 200:
         response["X-Tile-Cache"] = "hit"
     return response
+
+
+def unservable_stamp(request: HttpRequest, key: str) -> tuple[str, float] | None:
+    """The stamp and database time at which this path has just found nothing servable under
+    ``key`` for this request (so the full path need not read the cache nor the stamp again),
+    or None: it did not get that far, or the full path computed another key."""
+    found = getattr(request, "tile_unservable", None)
+    return found[1:] if found is not None and found[0] == key else None
 
 
 class CachedTileMiddleware:

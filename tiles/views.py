@@ -18,6 +18,7 @@ from gis_core.errors import InvalidInput, NotFound
 
 from . import api_schema as doc
 from . import cache as tile_cache
+from .fastpath import remember, unservable_stamp
 from .registry import TileLayer, get_layer, layers
 from .selectors.mvt import layer_queryset, moves_with_clock, tile_render
 from .selectors.tilejson import tilejson
@@ -110,13 +111,11 @@ class TileView(LayerView):
         key = tile_cache.tile_key(the_layer, tile, params, request.jurisdiction)
         volatile = the_layer.live or any(params.get(p) not in (None, "") for p in the_layer.volatile_params)
         sent = etags_of(request.headers.get("If-None-Match", ""))
-        # the lean path (tiles.fastpath) may have just found nothing servable under this key
-        unservable = getattr(request._request, "tile_unservable", None)
-        known = unservable is not None and unservable[0] == key
+        known = unservable_stamp(request._request, key)  # the lean path just found nothing servable
         entry = None if volatile or known else tile_cache.cache_entry(key)
         data, state = None, "hit"
         if not volatile and (sent or entry is not None):  # something to check against the stamp
-            stamp, now = unservable[1:] if known else tile_cache.tile_stamp(the_layer, tile)
+            stamp, now = known or tile_cache.tile_stamp(the_layer, tile)
             held = tile_cache.servable(entry, stamp, now)
             if held is not None:
                 data, expires = held
@@ -144,8 +143,6 @@ def _remember(request) -> None:
     """Let the lean path (:mod:`tiles.fastpath`) serve this caller's cached tiles for a while."""
     from accounts.models import ApiKey
     from accounts.permissions import principal_of
-
-    from .fastpath import remember
 
     key = request.auth if isinstance(request.auth, ApiKey) else None
     remember(request, principal_of(request), key.rate_limit_per_minute if key else None)

@@ -254,7 +254,7 @@ class ExportView(APIView):
             fmt=fmt,
             queryset=request.scope_queryset(spec.export_queryset()),
             region=request.query_params.get("region"),
-            crs=parse_crs(request.query_params.get("crs")),
+            crs=request.query_params.get("crs"),
         )
         response = HttpResponse(result.content, content_type=result.content_type)
         response["Content-Disposition"] = f'attachment; filename="{result.filename}"'

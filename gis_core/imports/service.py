@@ -18,6 +18,7 @@ import pandas as pd
 from django.db import DatabaseError, transaction
 
 from .. import crs as crs_mod
+from ..api.params import parse_crs
 from ..codes import InvalidCode, pad_code, prefix_of
 from ..errors import ApplicationError, InvalidInput
 from .readers import read_features
@@ -165,10 +166,7 @@ def export_layer(
     A GeoJSON file is WGS84 by its standard (RFC 7946): asked for in another system, it is
     still written, as GDAL does, with the system named where it has a code.
     """
-    try:
-        target = crs_mod.normalize_crs(crs)
-    except crs_mod.UnknownCRS as exc:
-        raise InvalidInput(str(exc), code="unknown_crs", details={"crs": crs}) from None
+    target = parse_crs(crs)
     spec = get_layer(layer)
     if fmt not in EXPORT_FORMATS:
         raise InvalidInput(

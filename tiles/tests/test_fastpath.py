@@ -250,3 +250,22 @@ def test_a_cached_hit_runs_one_query_the_stamp_and_never_counts_events():
     reads = [q["sql"] for q in full.captured_queries]
     assert sum("tiles_tilechange" in sql for sql in reads) == 1
     assert not any(counts_events.search(sql) for sql in reads), reads
+
+
+def test_a_miss_the_lean_path_saw_is_not_looked_up_again_by_the_full_path():
+    """The lean path found nothing servable: the full path builds the tile without reading the
+    cache or the stamp a second time — and only for the key the lean path looked at."""
+    client, _ = key_client("510502")
+    _, tile = _a_tile()
+    client.get(tile_url("events", lonlat_to_tile(0, 0, 17)))  # the caller is now known to the lean path
+    with (
+        mock.patch("tiles.cache.cache_entry", side_effect=AssertionError("read again")),
+        mock.patch("tiles.cache.tile_stamp", wraps=fastpath.tile_cache.tile_stamp) as stamps,
+    ):
+        response = client.get(tile_url("events", tile), HTTP_IF_NONE_MATCH='"stale"')
+    assert response.status_code == 200 and response["X-Tile-Cache"] == "miss"
+    assert stamps.call_count == 1  # the lean path's; the full path reused it for the ETag check
+    request = mock.Mock(tile_unservable=("key-a", "3:17", 1.5))
+    assert fastpath.unservable_stamp(request, "key-a") == ("3:17", 1.5)
+    assert fastpath.unservable_stamp(request, "key-b") is None
+    assert fastpath.unservable_stamp(mock.Mock(spec=[]), "key-a") is None
