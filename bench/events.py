@@ -18,6 +18,8 @@ filter and aggregations of gis_core):
   ``gis_core.selectors.density.heatmap``, against geopandas in memory on the same
   points binned the same way (square web-mercator bins): the load into a
   GeoDataFrame and the aggregation (``to_crs(3857)``, floor, groupby) timed apart;
+* clusters (64 px): the whole city at zoom 12 and the two map views, summed from the
+  cells (lone points looked up) against the scan of the events;
 * statistics: counts by district and the monthly trend of the last 12 months
   (``gis_core.selectors.stats``).
 
@@ -47,7 +49,7 @@ from bench.serving import api_key, gunicorn, percentiles, time_get
 from events.demo_bulk import demo_events_bulk, demo_events_count
 from events.selectors.events import events_visible
 from gis_core.selectors import density
-from gis_core.selectors.density import BinGrid, heatmap
+from gis_core.selectors.density import BinGrid, clusters, heatmap
 from gis_core.selectors.locate import locate_grid_codes
 from gis_core.selectors.ranges import Circle, RangeFilter
 from gis_core.selectors.stats import count_by_region, trend
@@ -401,6 +403,37 @@ def view_heatmaps() -> dict:
     return out
 
 
+def view_clusters() -> dict:
+    """Clusters (64 px) of the whole city and of the map views: summed from the cells (lone
+    points looked up) against the scan of the events; the same counts per cluster are checked."""
+    base = _scoped()
+    out = {}
+    cases = {"city_all_z12": (None, 12), **VIEWS}
+    for name, (box, zoom) in cases.items():
+        grid = BinGrid.for_zoom("square", zoom, 64)
+        qs, area = (base, None) if box is None else (base, RangeFilter(bbox=box).split()[1])
+        ours, result = _timed(lambda qs=qs, area=area, grid=grid: clusters(qs, grid, area=area))
+        scan, scanned = _timed(
+            lambda qs=qs, area=area, grid=grid: _without_cells(lambda: clusters(qs, grid, area=area)), 3
+        )
+        same = [c.count for c in result] == [c.count for c in scanned] and [c.id for c in result] == [
+            c.id for c in scanned
+        ]
+        out[name] = {
+            "events": sum(c.count for c in result), "clusters": len(result),
+            "lone": sum(c.count == 1 for c in result), "civgrid": _summary(ours),
+            "civgrid_scan": _summary(scan), "same_clusters": same,
+            "ratio": statistics.median(scan) / statistics.median(ours),
+        }  # fmt: skip
+        print(
+            f"clusters {name} ({out[name]['events']:,} events, {len(result):,} clusters, "
+            f"{out[name]['lone']:,} lone): from the cells median {out[name]['civgrid']['median_ms']:.0f} ms "
+            f"(p95 {out[name]['civgrid']['p95_ms']:.0f}), scan {out[name]['civgrid_scan']['median_ms']:.0f} ms "
+            f"({out[name]['ratio']:.1f}×); same clusters: {same}"
+        )
+    return out
+
+
 def _without_cells(fn):
     """``fn()`` with no pre-aggregated cells registered: the heatmap scans the events."""
     saved = dict(density._CELLS)
@@ -460,7 +493,7 @@ def run() -> dict:
         out["table_bytes"] = dict(zip(("events", "transitions"), cur.fetchone(), strict=True))
     print(f"{out['events']:,} events in the city; tables {sum(out['table_bytes'].values()) / 2**30:.2f} GiB")
     # BENCH_EVENTS_PARTS=range,view runs only those parts (all by default)
-    parts = os.environ.get("BENCH_EVENTS_PARTS", "insert,range,heatmap,view,stats").split(",")
+    parts = os.environ.get("BENCH_EVENTS_PARTS", "insert,range,heatmap,view,clusters,stats").split(",")
     if "insert" in parts:
         out["insert"] = insert_rate(int(os.environ.get("BENCH_INSERT", 100_000)))
     rng = np.random.default_rng(11)
@@ -470,6 +503,8 @@ def run() -> dict:
         out["heatmap"] = heatmaps()
     if "view" in parts:
         out["view_heatmap"] = view_heatmaps()
+    if "clusters" in parts:
+        out["clusters"] = view_clusters()
     if "stats" in parts:
         out["stats"] = stats()
     out["load_average_end"] = os.getloadavg()

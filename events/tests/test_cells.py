@@ -463,3 +463,97 @@ def test_a_shape_with_little_inside_whole_cells_is_counted_from_its_points(dense
         served, scanned, used = _both(lambda rf=rf: rf.count(district))
         assert served == scanned
         assert used is cells
+
+
+def _clusters_both(fn):
+    """(clusters as served, the same from the scan of the events, which cell tables served them)."""
+    with CaptureQueriesContext(connection) as captured:
+        served = fn()
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    used = {t for t in ("events_eventcell", "events_eventfinecell") if f'"{t}"' in sql}
+    saved = dict(density._CELLS)
+    density._CELLS.clear()
+    try:
+        return served, fn(), used
+    finally:
+        density._CELLS.update(saved)
+
+
+def _same_clusters(served, scanned, cell_m: float) -> int:
+    """The same bins in the same order (count, then bin): equal counts, centroids and lone ids;
+    each bbox from the cells holds the points' own and is at most one cell wider on each side.
+    Returns how many lone points there were."""
+    assert [c.count for c in served] == [c.count for c in scanned]
+    slack = np.degrees(cell_m / 6378137.0)  # a cell in degrees of longitude (latitude: less)
+    for got, want in zip(served, scanned, strict=True):
+        assert (got.lon, got.lat) == pytest.approx((want.lon, want.lat), abs=1e-9)
+        assert got.id == want.id
+        w0, s0, e0, n0 = want.bbox
+        w1, s1, e1, n1 = got.bbox
+        if got.count == 1:
+            assert got.bbox == pytest.approx(want.bbox, abs=1e-9)
+            assert got.bbox[:2] == pytest.approx((got.lon, got.lat), abs=1e-9)
+        assert w0 - slack - 1e-9 <= w1 <= w0 + 1e-9 and s0 - slack - 1e-9 <= s1 <= s0 + 1e-9
+        assert e0 - 1e-9 <= e1 <= e0 + slack + 1e-9 and n0 - 1e-9 <= n1 <= n0 + slack + 1e-9
+    return sum(c.count == 1 for c in served)
+
+
+def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
+    """Square clusters whose bins are powers of two of the cells: summed from the finest cells
+    answering the filters (fine cells; the month cells under a time window), in a map view from
+    its whole cells and its edge's points — the same clusters as the scan, lone ids included."""
+    from gis_core.selectors.density import clusters
+
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    lone = 0
+    sparse = district.exclude(state="reported")  # the district's few other events: lone points
+    for zoom in (12, 14, 16, 17, 18):
+        grid = BinGrid.for_zoom("square", zoom, 64)
+        for qs in (district, sparse):
+            served, scanned, used = _clusters_both(lambda grid=grid, qs=qs: clusters(qs, grid))
+            assert used == {"events_eventfinecell"}
+            assert sum(c.count for c in served) == qs.count()
+            lone += _same_clusters(served, scanned, FINE_CELL_M)
+    assert district.count() >= len(dense)
+    assert lone > 20  # the lone points were looked up
+    # a time window on whole months: only the month cells answer (coarser bboxes)
+    march = RangeFilter(since=local(2024, 3, 1), until=local(2024, 4, 1)).apply(district, time_field="reported_at")
+    served, scanned, used = _clusters_both(lambda: clusters(march, BinGrid.for_zoom("square", 13, 64)))
+    assert used == {"events_eventcell"}
+    _same_clusters(served, scanned, CELL_M)
+    # a field worker's grids: scoped in the cells as in the scan
+    worker = events_visible(Jurisdiction(grid_codes=tuple(district.values_list("grid_code", flat=True)[:3])))
+    served, scanned, used = _clusters_both(lambda: clusters(worker, BinGrid.for_zoom("square", 15, 64)))
+    assert used and sum(c.count for c in served) == worker.count() > 0
+    _same_clusters(served, scanned, FINE_CELL_M)
+    # map views and circles: whole cells inside, the edge's points tested
+    rng = np.random.default_rng(3)
+    for n in range(8):
+        lon, lat = dense[rng.integers(len(dense))]
+        d = float(rng.uniform(0.01, 0.03))
+        rf = (
+            RangeFilter(bbox=(lon - d, lat - d * 0.6, lon + d * 1.2, lat + d))
+            if n % 2
+            else RangeFilter(circle=Circle(float(lon), float(lat), d * 90_000))
+        )
+        rest, area = rf.split()
+        grid = BinGrid.for_zoom("square", 15, 64)
+        served, scanned, used = _clusters_both(
+            lambda rest=rest, area=area, grid=grid: clusters(rest.apply(district), grid, area=area)
+        )
+        assert used
+        assert sum(c.count for c in served) == rf.apply(district).count()
+        _same_clusters(served, scanned, CELL_M)  # the coarse cells wholly inside count too
+    # hexagons or bins that are not powers of two of the cells: the scan
+    for grid in (BinGrid.for_zoom("hex", 14, 64), BinGrid.for_zoom("square", 14, 60)):
+        assert _clusters_both(lambda grid=grid: clusters(district, grid))[2] == set()
+    # through the API: a map view's clusters add up to the list's count; lone ids are events in it
+    west, south = dense.min(axis=0)
+    east, north = dense.max(axis=0)
+    bbox = ",".join(f"{v:.6f}" for v in (west, south, (west + east) / 2, north))
+    body = api.get("/api/v1/events/clusters", {"bbox": bbox, "zoom": 16}).json()
+    listed = api.get("/api/v1/events", {"bbox": bbox, "count": "true"}).json()
+    assert body["count"] == sum(c["count"] for c in body["clusters"]) == listed["count"] > 0
+    ids = [c["id"] for c in body["clusters"] if "id" in c]
+    inside = RangeFilter(bbox=tuple(float(v) for v in bbox.split(","))).apply(Event.objects.all())
+    assert ids and inside.filter(pk__in=ids).count() == len(ids)

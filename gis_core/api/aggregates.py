@@ -12,9 +12,11 @@ Heatmap (``heatmap_response``)
     "range", "bins": [{"lon", "lat", "count", "weight"?, "geometry"?}]}``; the
     bin counts add up to ``count``, the filtered count.
 Clusters (``clusters_response``)
-    ``zoom`` with ``bin_px`` (default 60), or ``size``; ``shape`` as above.
+    ``zoom`` with ``bin_px`` (default 64), or ``size``; ``shape`` as above.
     Answer: ``{"count", "size_m", "clusters": [{"lon", "lat", "count", "bbox", "id"?}]}``
-    (the centroid of the members; ``id`` of a lone point).
+    (the centroid of the members; ``id`` of a lone point; ``bbox`` the members' extent, or
+    when summed from pre-aggregated cells their cells' extent, see
+    :func:`gis_core.selectors.density.clusters`).
 Statistics (``stats_response``)
     ``by``: ``province`` / ``city`` / ``district`` / ``subdistrict`` (街道乡镇) /
     ``community`` (the region codes stored on the rows), ``grid``, ``day`` /
@@ -116,6 +118,17 @@ def _bin_grid(params: Mapping, rf: RangeFilter, qs: QuerySet, point_field: str, 
     return grid, zoom
 
 
+def _shape_apart(rf: RangeFilter, qs: QuerySet, filtered: QuerySet, point_field: str, time_field: str | None):
+    """``filtered`` without the range's one shape (a map view's bbox, a circle, a polygon), and
+    that shape as an :class:`~gis_core.cellcover.Area` — or ``filtered`` as it is and None. Given
+    the shape itself, a heatmap or clusters can sum the pre-aggregated cells inside it and read
+    only the points along its edge."""
+    if (split := rf.split()) is None:
+        return filtered, None
+    rest, area = split
+    return rest.apply(qs, point_field=point_field, time_field=time_field), area
+
+
 def _grid_json(grid: BinGrid, zoom: float | None, lat: float) -> dict:
     return {
         "shape": grid.shape,
@@ -150,12 +163,7 @@ def heatmap_response(
         raise InvalidInput(f"weight 应为 {offered}，实际为“{weight}”", details={"weight": weight})
     grid, zoom = _bin_grid(params, rf, filtered, point_field, default_px=32)
     polygons = parse_bool(params.get("polygons"), "polygons")
-    # one shape (a map view's bbox, a circle, a polygon): the heatmap takes the shape itself, so
-    # that it can sum the pre-aggregated cells inside it and read only the points along its edge
-    area = None
-    if (split := rf.split()) is not None:
-        rest, area = split
-        filtered = rest.apply(qs, point_field=point_field, time_field=time_field)
+    filtered, area = _shape_apart(rf, qs, filtered, point_field, time_field)
     result = heatmap(
         filtered, grid, point_field=point_field, weight_field=weight_fields.get(weight) if weight else None,
         polygons=polygons, max_bins=settings.CIVGRID["RANGE_MAX_BINS"], area=area,
@@ -187,8 +195,12 @@ def clusters_response(
 ) -> Response:
     """Server-side clusters of the scoped ``qs`` under the request's range filter."""
     params, crs, rf, filtered = _parse(request, qs, point_field, time_field)
-    grid, zoom = _bin_grid(params, rf, filtered, point_field, default_px=60)
-    found = clusters(filtered, grid, point_field=point_field, max_clusters=settings.CIVGRID["RANGE_MAX_BINS"])
+    # 64 px: at whole zooms a power of two of the cells, so the clusters can sum them
+    grid, zoom = _bin_grid(params, rf, filtered, point_field, default_px=64)
+    filtered, area = _shape_apart(rf, qs, filtered, point_field, time_field)
+    found = clusters(
+        filtered, grid, point_field=point_field, max_clusters=settings.CIVGRID["RANGE_MAX_BINS"], area=area
+    )
     xs, ys = _to_crs([c.lon for c in found], [c.lat for c in found], crs)
     x0, y0 = _to_crs([c.bbox[0] for c in found], [c.bbox[1] for c in found], crs)
     x1, y1 = _to_crs([c.bbox[2] for c in found], [c.bbox[3] for c in found], crs)

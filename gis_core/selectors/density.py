@@ -38,10 +38,12 @@ carry, the time window on whole periods), sums the cells instead of scanning the
 — the same bins and the same counts, from a table a few per cent of the size. Any other
 request (hexagons, a weight, a circle, a category …) takes the scan.
 
-Clusters are the same cells (60 pixels by default) reported as the centroid,
+Clusters are the same bins (64 pixels by default) reported as the centroid,
 count and bbox of their points, and the id of a lone point: stable, one scan,
 and fast at any size; ST_ClusterKMeans would need every row in memory and a
-fresh ``k`` per view.
+fresh ``k`` per view. Square bins that are powers of two of registered cells are
+summed from the cells like heatmaps (centroids from the cells' coordinate sums,
+extents from their squares, lone points looked up by position).
 """
 
 from __future__ import annotations
@@ -91,6 +93,8 @@ SHAPES = ("square", "hex")
 MAX_EDGE_BOXES = 2_000
 #: more edge rectangles than this at a fine level: the coarser level's (fewer, larger) find the points
 FEW_EDGE_BOXES = 256
+#: lone points (bins counted from cells holding one point) looked up per statement
+LONE_BATCH = 500
 #: inside cells making at most this many rectangles are read by plain ranges, more run by run
 FEW_RECTANGLES = 4
 #: a shape holding less than this in whole cells (map m²; ~24 cells of 32 px at zoom 14, ~1.7 km²
@@ -440,8 +444,30 @@ class _InBoxes(Func):
         return "(" + " OR ".join([probe] * len(self.boxes)) + ")", tuple(values)
 
 
+#: the columns of a cell row (and of a point row) for clusters: the sums of the members' mercator
+#: metres, their extent (a cell's square; a point itself) and the id of a point row
+_DETAIL_COLUMNS = "sx, sy, x0, y0, x1, y1, id"
+
+
+def _cell_detail(alias: str) -> tuple[str, int]:
+    """The detail columns of the rows of a cell table (alias ``alias``) and how many size
+    placeholders they take."""
+    c = alias
+    return (
+        f"{c}.sum_x, {c}.sum_y, {c}.i * %s::float8, {c}.j * %s::float8, ({c}.i + 1) * %s::float8, "
+        f"({c}.j + 1) * %s::float8, NULL::bigint",
+        4,
+    )
+
+
 def _area_rows_sql(
-    qs: QuerySet, levels: list[tuple[CellCounts, QuerySet]], area: Area, point_field: str, shift: int = 0
+    qs: QuerySet,
+    levels: list[tuple[CellCounts, QuerySet]],
+    area: Area,
+    point_field: str,
+    shift: int = 0,
+    *,
+    detail: bool = False,
 ) -> tuple[str, tuple] | None:
     """SQL of a CTE ``cellrows(ci, cj, n)`` adding up to the points of ``qs`` inside ``area``:
     one row per cell of the coarsest level (``levels``: cell tables answering ``qs``, coarsest
@@ -451,7 +477,8 @@ def _area_rows_sql(
     ``shift`` powers of two coarser than the coarsest level. None when the area is too large
     to split into cells or nothing of it is whole cells (a small shape: the scan is as quick).
     The cost follows the area's perimeter at the finest level, not its area
-    (:mod:`gis_core.cellcover`)."""
+    (:mod:`gis_core.cellcover`). ``detail``: the rows also carry :data:`_DETAIL_COLUMNS`
+    (for clusters)."""
     covers: list[tuple[CellCounts, QuerySet, CellCover, int]] = []
     within = None
     for cells, found in levels if area.refine else levels[:1]:
@@ -478,21 +505,27 @@ def _area_rows_sql(
         boxes = grouped_boxes(finest[2].edge_keys, finest[0].size, k)
     if len(boxes) > MAX_EDGE_BOXES:
         return None
-    band_cte, band_params = "WITH pts AS (SELECT NULL::geometry AS rq_pt WHERE false)", ()
+    band_cte = "WITH pts AS (SELECT NULL::geometry AS rq_pt, NULL::bigint AS rq_id WHERE false)"
+    band_params: tuple = ()
     if boxes:
         near = _InBoxes(point_field, boxes)
-        head = _points_cte(area.exact(qs.filter(near), point_field), {"rq_pt": F(point_field)})
+        columns = {"rq_pt": F(point_field), "rq_id": F("pk")} if detail else {"rq_pt": F(point_field)}
+        head = _points_cte(area.exact(qs.filter(near), point_field), columns)
         if head is not None:
             band_cte, band_params = head
     size = finest[0].size
+    point_detail = ", x, y, x, y, x, y, rq_id" if detail else ""
     parts = [
-        f"""SELECT ci >> %s, cj >> %s, 1::bigint FROM (
-                SELECT floor({_X} / %s)::bigint AS ci, floor({_Y} / %s)::bigint AS cj
-                FROM pts WHERE rq_pt IS NOT NULL) AS xy
+        f"""SELECT ci >> %s, cj >> %s, 1::bigint{point_detail} FROM (
+                SELECT xy.*, floor(x / %s)::bigint AS ci, floor(y / %s)::bigint AS cj FROM (
+                    SELECT pts.*, {_X} AS x, {_Y} AS y FROM pts WHERE rq_pt IS NOT NULL) AS xy) AS xy
             WHERE ci * 4294967296 + cj = ANY(%s::bigint[])"""
     ]
     params: list = [*band_params, finest[3], finest[3], size, size, finest[2].edge_keys.tolist()]
-    for level, (_, found, cover, bins) in enumerate(covers):
+    for level, (cells, found, cover, bins) in enumerate(covers):
+        cell_detail, placeholders = _cell_detail("c") if detail else ("", 0)
+        cell_detail = f", {cell_detail}" if detail else ""
+        sizes = [cells.size] * placeholders
         if not cover.inside_cells:
             continue
         rectangles = cover.inside_rectangles()
@@ -503,29 +536,36 @@ def _area_rows_sql(
                 ranges |= Q(i__gte=i0, i__lte=i1, j__gte=j0, j__lte=j1)
             try:
                 inner_sql, inner_params = (
-                    found.filter(ranges).order_by().values("i", "j", "n").query.sql_with_params()
+                    found.filter(ranges).order_by().values(*_cell_columns(detail)).query.sql_with_params()
                 )
             except EmptyResultSet:
                 continue
-            parts.append(f"SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint FROM ({inner_sql}) AS c")
-            params += [bins, bins, *inner_params]
+            parts.append(
+                f"""SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint{cell_detail}
+                FROM ({inner_sql}) AS c"""
+            )
+            params += [bins, bins, *sizes, *inner_params]
             continue
         try:
-            inner_sql, inner_params = found.order_by().values("i", "j", "n").query.sql_with_params()
+            inner_sql, inner_params = found.order_by().values(*_cell_columns(detail)).query.sql_with_params()
         except EmptyResultSet:
             continue
         # one index range per run of inside cells (a lateral join: the planner would rather hash
         # every cell of the shape's bbox and throw most away)
         parts.append(
-            f"""SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint
+            f"""SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint{cell_detail}
             FROM unnest(%s::int[], %s::int[], %s::int[]) AS r(i, a, b),
             LATERAL (SELECT * FROM ({inner_sql}) AS c0 WHERE c0.i = r.i AND c0.j BETWEEN r.a AND r.b) AS c"""
         )
-        params += [
-            bins, bins, cover.run_i.tolist(), cover.run_a.tolist(), cover.run_b.tolist(), *inner_params,
-        ]  # fmt: skip
+        runs = [cover.run_i.tolist(), cover.run_a.tolist(), cover.run_b.tolist()]
+        params += [bins, bins, *sizes, *runs, *inner_params]
     union = " UNION ALL ".join(parts)
-    return f"{band_cte}, cellrows(ci, cj, n) AS ({union})", tuple(params)
+    columns = f"ci, cj, n, {_DETAIL_COLUMNS}" if detail else "ci, cj, n"
+    return f"{band_cte}, cellrows({columns}) AS ({union})", tuple(params)
+
+
+def _cell_columns(detail: bool) -> tuple[str, ...]:
+    return ("i", "j", "n", "sum_x", "sum_y") if detail else ("i", "j", "n")
 
 
 def _area_cells_sql(
@@ -619,23 +659,125 @@ def heatmap(
 
 
 def clusters(
-    qs: QuerySet, grid: BinGrid, *, point_field: str = "geom", max_clusters: int = 50_000
+    qs: QuerySet,
+    grid: BinGrid,
+    *,
+    point_field: str = "geom",
+    max_clusters: int = 50_000,
+    area: Area | None = None,
 ) -> list[Cluster]:
-    """The points of ``qs`` gathered per bin of ``grid``: centroid, count, bbox (biggest first)."""
+    """The points of ``qs`` gathered per bin of ``grid``: centroid, count, bbox (biggest first).
+
+    The centroid is the mean of the members' web-mercator metres (the map's frame), as WGS84.
+    Square bins that are whole powers of two of the model's registered :class:`CellCounts`
+    are summed from the finest cells answering ``qs`` (as :func:`heatmap` does); their bbox is
+    then the extent of the members' cells — at most one cell wider on each side than the
+    points' own (events: ~33 m with the fine cells; ~270 m with the month cells, which answer
+    time windows, and within a shape, whose whole coarse cells are summed) — and a lone
+    point is looked up by its position (exact point, bbox and id). Otherwise one scan of the points: the bbox is theirs exactly.
+    ``area`` (a range's shape) narrows ``qs`` to the points inside it, from the cells wholly
+    inside it and the points along its edge when the cells can answer.
+    """
+    built = _cell_clusters_sql(qs, grid, point_field, area)
+    if built is None:
+        if area is not None:
+            qs = area.narrow(qs, point_field)
+        built = _point_clusters_sql(qs, grid, point_field)
+    if built is None:
+        return []
+    sql, params = built
+    rows = _run(qs, f"{sql} ORDER BY n DESC, ci, cj LIMIT %s", (*params, max_clusters + 1))
+    _check_bins(rows, max_clusters)
+    lone = _lone_points(
+        qs, grid, point_field, [(r[0], r[1]) for r in rows if r[2] == 1 and r[9] is None], area
+    )
+    found = []
+    for ci, cj, n, sx, sy, x0, y0, x1, y1, pk in rows:
+        if n == 1 and pk is None and (ci, cj) in lone:
+            pk, lon, lat = lone[ci, cj]
+            found.append(Cluster(lon, lat, 1, (lon, lat, lon, lat), pk))
+            continue
+        lon, lat = mercator_to_lonlat(sx / n, sy / n)
+        west, south = mercator_to_lonlat(x0, y0)
+        east, north = mercator_to_lonlat(x1, y1)
+        found.append(Cluster(lon, lat, n, (west, south, east, north), pk if n == 1 else None))
+    return found
+
+
+#: ``SELECT``-able columns of a clusters statement: the bin, count, sums, extent, a lone id
+_CLUSTER_BINS = """bins AS MATERIALIZED (
+            SELECT ci, cj, sum(n)::bigint AS n, sum(sx) AS sx, sum(sy) AS sy, min(x0) AS x0,
+                   min(y0) AS y0, max(x1) AS x1, max(y1) AS y1, max(id) AS id
+            FROM cellrows GROUP BY ci, cj HAVING sum(n) > 0)
+        SELECT ci, cj, n, sx, sy, x0, y0, x1, y1, id FROM bins"""
+
+
+def _point_clusters_sql(qs: QuerySet, grid: BinGrid, point_field: str) -> tuple[str, tuple] | None:
+    """Clusters by one scan of the points of ``qs`` (any shape of bins)."""
     head = _points_cte(qs, {"rq_pt": F(point_field), "rq_id": F("pk")})
     if head is None:
-        return []
+        return None
     cte, params = head
     sql = f"""{cte}, {grid.cells_sql()},
-        bins AS MATERIALIZED (
-            SELECT i, j, count(*) AS n, avg(ST_X(rq_pt)) AS x, avg(ST_Y(rq_pt)) AS y,
-                   min(ST_X(rq_pt)) AS x0, min(ST_Y(rq_pt)) AS y0, max(ST_X(rq_pt)) AS x1,
-                   max(ST_Y(rq_pt)) AS y1, (array_agg(rq_id))[1] AS id
-            FROM cells GROUP BY i, j)
-        SELECT n, x, y, x0, y0, x1, y1, id FROM bins ORDER BY n DESC, i, j LIMIT %s"""
-    rows = _run(qs, sql, (*params, grid.size, grid.size, max_clusters + 1))
-    _check_bins(rows, max_clusters)
-    return [
-        Cluster(lon, lat, n, (x0, y0, x1, y1), pk if n == 1 else None)
-        for n, lon, lat, x0, y0, x1, y1, pk in rows
-    ]
+        cellrows(ci, cj, n, {_DETAIL_COLUMNS}) AS (
+            SELECT i, j, 1::bigint, u * %s, v * %s, u * %s, v * %s, u * %s, v * %s, rq_id FROM cells),
+        {_CLUSTER_BINS}"""
+    return sql, (*params, grid.size, grid.size, *[grid.size] * 6)
+
+
+def _cell_clusters_sql(
+    qs: QuerySet, grid: BinGrid, point_field: str, area: Area | None
+) -> tuple[str, tuple] | None:
+    """Clusters from the finest registered cells of which the bins are whole powers of two and
+    that answer ``qs`` (inside ``area``: its whole cells and its edge's points), or None."""
+    levels = []
+    for cells, found in _levels(qs, point_field):
+        if (shift := _cell_factor(grid, cells)) is not None:
+            levels.append((cells, found, shift))
+    if not levels:
+        return None
+    if area is not None:
+        shift = levels[0][2]
+        rows = _area_rows_sql(qs, [(c, f) for c, f, _ in levels], area, point_field, shift, detail=True)
+        return None if rows is None else (f"{rows[0]}, {_CLUSTER_BINS}", rows[1])
+    cells, found, shift = levels[-1]
+    try:
+        inner, params = found.order_by().values(*_cell_columns(True)).query.sql_with_params()
+    except EmptyResultSet:
+        return None
+    detail, placeholders = _cell_detail("c")
+    sql = f"""WITH cellrows(ci, cj, n, {_DETAIL_COLUMNS}) AS (
+            SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint, {detail} FROM ({inner}) AS c),
+        {_CLUSTER_BINS}"""
+    return sql, (shift, shift, *[cells.size] * placeholders, *params)
+
+
+def _lone_points(
+    qs: QuerySet, grid: BinGrid, point_field: str, keys: list[tuple[int, int]], area: Area | None
+) -> dict[tuple[int, int], tuple[Any, float, float]]:
+    """The point of ``qs`` (inside ``area``) alone in each square bin ``keys`` (counted from
+    cells, so known only by its cell): ``(i, j) → (pk, lon, lat)``, found through the spatial
+    index by the bins' own squares, a few hundred a statement."""
+    out: dict[tuple[int, int], tuple[Any, float, float]] = {}
+    s = grid.size
+    for at in range(0, len(keys), LONE_BATCH):
+        batch = keys[at : at + LONE_BATCH]
+        boxes = []
+        for i, j in batch:
+            west, south = mercator_to_lonlat(i * s, j * s)
+            east, north = mercator_to_lonlat((i + 1) * s, (j + 1) * s)
+            boxes.append((west, south, east, north))
+        near = qs.filter(_InBoxes(point_field, boxes))
+        if area is not None:
+            near = area.exact(near, point_field)
+        head = _points_cte(near, {"rq_pt": F(point_field), "rq_id": F("pk")})
+        if head is None:
+            return out
+        cte, params = head
+        sql = f"""{cte}, {grid.cells_sql()}
+            SELECT i, j, rq_id, ST_X(rq_pt), ST_Y(rq_pt) FROM cells
+            WHERE i * 4294967296 + j = ANY(%s::bigint[])"""
+        wanted = [i * 4294967296 + j for i, j in batch]
+        for i, j, pk, lon, lat in _run(qs, sql, (*params, s, s, wanted)):
+            out[i, j] = (pk, lon, lat)
+    return out
