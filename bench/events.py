@@ -428,7 +428,8 @@ def view_clusters() -> dict:
         print(
             f"clusters {name} ({out[name]['events']:,} events, {len(result):,} clusters, "
             f"{out[name]['lone']:,} lone): from the cells median {out[name]['civgrid']['median_ms']:.0f} ms "
-            f"(p95 {out[name]['civgrid']['p95_ms']:.0f}), scan {out[name]['civgrid_scan']['median_ms']:.0f} ms "
+            f"(p95 {out[name]['civgrid']['p95_ms']:.0f}), "
+            f"scan {out[name]['civgrid_scan']['median_ms']:.0f} ms "
             f"({out[name]['ratio']:.1f}×); same clusters: {same}"
         )
     return out

@@ -517,7 +517,8 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
     assert district.count() >= len(dense)
     assert lone > 20  # the lone points were looked up
     # a time window on whole months: only the month cells answer (coarser bboxes)
-    march = RangeFilter(since=local(2024, 3, 1), until=local(2024, 4, 1)).apply(district, time_field="reported_at")
+    window = RangeFilter(since=local(2024, 3, 1), until=local(2024, 4, 1))
+    march = window.apply(district, time_field="reported_at")
     served, scanned, used = _clusters_both(lambda: clusters(march, BinGrid.for_zoom("square", 13, 64)))
     assert used == {"events_eventcell"}
     _same_clusters(served, scanned, CELL_M)

@@ -674,7 +674,8 @@ def clusters(
     then the extent of the members' cells — at most one cell wider on each side than the
     points' own (events: ~33 m with the fine cells; ~270 m with the month cells, which answer
     time windows, and within a shape, whose whole coarse cells are summed) — and a lone
-    point is looked up by its position (exact point, bbox and id). Otherwise one scan of the points: the bbox is theirs exactly.
+    point is looked up by its position (exact point, bbox and id). Otherwise one scan of the
+    points: the bbox is theirs exactly.
     ``area`` (a range's shape) narrows ``qs`` to the points inside it, from the cells wholly
     inside it and the points along its edge when the cells can answer.
     """
