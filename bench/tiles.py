@@ -4,7 +4,9 @@ Per layer: uncached p50/p95 (a fresh Redis namespace, so every first request
 builds its tile), then the same tiles again from the cache (tiles per second,
 several client threads against two gunicorn workers: with gunicorn's defaults and a new
 connection per tile, then with the production settings, ``deploy/gunicorn.conf.py``, over
-kept connections as a browser fetches them), and TiPg — a vector-tile
+kept connections as a browser fetches them — each fetched by Python threads, whose own
+CPU is taken from the same two cores, and by wrk, a C load generator, for
+``WRK_SECONDS`` each: the figure the target is read from), and TiPg — a vector-tile
 server for PostGIS (FastAPI + asyncpg) — run as a subprocess on another port
 against the same tables and the same tiles, with the ratio of the p50s and p95s.
 
@@ -22,10 +24,14 @@ scoping, the change-stamp query and the Redis lookup to every tile.
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import random
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -38,6 +44,9 @@ __all__ = ["run"]
 N_TILES = int(os.environ.get("BENCH_TILES", 500))
 #: the cached tiles over kept connections are fetched this many times (500 take under a second)
 KEPT_ROUNDS = 4
+#: the wrk passes: seconds each, connections open at once
+WRK_SECONDS = 8
+WRK_CONNECTIONS = 8
 ZOOMS = range(10, 19)
 # our layer → (TiPg collection, its properties): the same table and comparable attributes
 LAYERS = {
@@ -118,6 +127,55 @@ def _throughput(port: int, paths: list[str], token: str, threads: int = 4, keepa
     for w in workers:
         w.join()
     return sum(done) / (time.perf_counter() - t)
+
+
+def _wrk(
+    port: int, paths: list[str], token: str, *, keepalive: bool, seconds: int = WRK_SECONDS
+) -> dict | None:
+    """Cached tiles per second measured by wrk (a load generator in C, so the client takes a
+    sliver of the two cores the Python client above shares with the server): ``WRK_CONNECTIONS``
+    connections cycling through ``paths``, kept (as a browser keeps its few per host) or one
+    per tile (``Connection: close``). None when wrk is not installed (scripts/setup.sh installs it)."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        return None
+    listed = ",".join(json.dumps(p) for p in paths)
+    script = f"""paths = {{{listed}}}
+wrk.headers["Authorization"] = {json.dumps("Bearer " + token)}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1])
+end
+response = function(status, headers, body)
+  if status ~= 200 then error("HTTP " .. status) end
+end
+"""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    cpu0 = _server_cpu_s(port)
+    try:
+        close = [] if keepalive else ["-H", "Connection: close"]
+        args = [wrk, "-t2", f"-c{WRK_CONNECTIONS}", f"-d{seconds}s", "--latency", "-s", f.name, *close]
+        done = subprocess.run(
+            [*args, f"http://127.0.0.1:{port}/"], capture_output=True, text=True, timeout=seconds + 60
+        )
+    finally:
+        os.unlink(f.name)
+    text = done.stdout
+    rate = re.search(r"Requests/sec:\s+([0-9.]+)", text)
+    total = re.search(r"(\d+) requests in", text)
+    if done.returncode != 0 or rate is None or total is None:
+        raise RuntimeError(f"wrk failed: {done.stdout}{done.stderr}")
+    if "Non-2xx" in text or "Socket errors" in text:
+        raise RuntimeError(f"wrk saw errors: {text}")
+    latency = dict(re.findall(r"^\s+(50|90|99)%\s+([0-9.]+\w+)", text, re.M))
+    return {
+        "tiles_per_s": float(rate.group(1)),
+        "requests": int(total.group(1)),
+        "web_cpu_ms_per_tile": (_server_cpu_s(port) - cpu0) / int(total.group(1)) * 1000,
+        "latency": latency,
+    }
 
 
 def _server_cpu_s(port: int) -> float:
@@ -231,8 +289,11 @@ def run() -> dict:
                 cpu0 = _server_cpu_s(deployed)
                 kept_tps = _throughput(deployed, paths * KEPT_ROUNDS, token, keepalive=True)
                 kept_cpu_ms = (_server_cpu_s(deployed) - cpu0) / (len(paths) * KEPT_ROUNDS) * 1000
+                wrk_close = _wrk(port, paths, token, keepalive=False)
+                wrk_kept = _wrk(deployed, paths, token, keepalive=True)
                 row = {
                     "uncached": percentiles(uncached),
+                    "wrk": {"new_connections": wrk_close, "kept_connections": wrk_kept},
                     "cached_tiles_per_s": cached_tps,
                     # the web processes' CPU per cached tile (not PostgreSQL's or Redis's)
                     "cached_cpu_ms_per_tile": cached_cpu_ms,
@@ -267,6 +328,12 @@ def run() -> dict:
                     f"kept connections {kept_tps:,.0f} tiles/s ({kept_cpu_ms:.2f} ms) · "
                     f"mean {row['mean_kb']:.1f} kB max {row['max_kb']:.1f} kB"
                 )
+                if wrk_close and wrk_kept:
+                    line += (
+                        f" · wrk: {wrk_close['tiles_per_s']:,.0f} tiles/s one connection each, "
+                        f"{wrk_kept['tiles_per_s']:,.0f} kept "
+                        f"({wrk_kept['web_cpu_ms_per_tile']:.2f} ms web CPU)"
+                    )
                 if layer.aggregate_below is not None:
                     by = row["uncached_by_zoom"]
                     below, above = by["below"]["p95_ms"], by["from"]["p95_ms"]

@@ -10,6 +10,7 @@ APT_PACKAGES=(
   postgresql postgresql-contrib postgis
   gdal-bin libgdal-dev libgeos-dev libproj-dev proj-bin binutils
   redis-server curl
+  wrk  # the HTTP load generator of `make bench BENCH=tiles` (cached tiles per second)
   fonts-wqy-microhei  # the CJK font of the offline base map (tiles/basemap)
   chromium  # headless browser of the web-page tests (webmap/tests, Playwright; no `playwright install`)
   python3 python3-venv python3-dev build-essential
