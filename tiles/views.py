@@ -20,7 +20,7 @@ from . import api_schema as doc
 from . import cache as tile_cache
 from .fastpath import remember, unservable_stamp
 from .registry import TileLayer, get_layer, layers
-from .selectors.mvt import layer_queryset, moves_with_clock, tile_render
+from .selectors.mvt import layer_queryset, moves_with_clock, rows_key, tile_render
 from .selectors.tilejson import tilejson
 from .tilemath import MAX_ZOOM, Tile
 
@@ -127,7 +127,10 @@ class TileView(LayerView):
             if etag in sent:
                 return tile_response(b"", etag, the_layer, volatile, status=304)
         if data is None:
-            rendered = tile_render(the_layer, tile, qs)
+            # the compiled statement of this layer, jurisdiction and filters serves every tile
+            # (reused a few seconds); not one that moves with the clock
+            memo = None if volatile else rows_key(the_layer, params, request.jurisdiction)
+            rendered = tile_render(the_layer, tile, qs, memo)
             data, state = rendered.data, "miss"
             etag = tile_cache.rendered_etag(key, rendered)
             if not the_layer.live:

@@ -27,6 +27,9 @@ def tile_namespace(settings, tmp_path):
     civgrid["TILE_CACHE_NAMESPACE"] = uuid.uuid4().hex
     civgrid["BASEMAP_DIR"] = str(tmp_path / "basemap")
     settings.CIVGRID = civgrid
+    from tiles.selectors import mvt
+
+    mvt.forget_statements()  # no compiled statement of another test's data
     return civgrid
 
 
