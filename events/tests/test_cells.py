@@ -271,11 +271,14 @@ def test_aggregated_event_tiles_sum_the_cells(spread):
         assert sum(n for n, _ in served) >= 1
 
 
-def _both(fn):
-    """(``fn()`` as served, ``fn()`` without cells, whether cells served it)."""
+def _both(fn, *, tables: bool = False):
+    """(``fn()`` as served, ``fn()`` without cells, whether the coarse cells served it — or,
+    with ``tables``, the names of the cell tables that did)."""
     with CaptureQueriesContext(connection) as captured:
         served = fn()
-    used = any("events_eventcell" in q["sql"] for q in captured.captured_queries)
+    sql = " ".join(q["sql"] for q in captured.captured_queries)
+    found = {t for t in ("events_eventcell", "events_eventfinecell") if f'"{t}"' in sql}
+    used = found if tables else "events_eventcell" in found
     saved = dict(density._CELLS)
     density._CELLS.clear()
     try:
@@ -465,20 +468,6 @@ def test_a_shape_with_little_inside_whole_cells_is_counted_from_its_points(dense
         assert used is cells
 
 
-def _clusters_both(fn):
-    """(clusters as served, the same from the scan of the events, which cell tables served them)."""
-    with CaptureQueriesContext(connection) as captured:
-        served = fn()
-    sql = " ".join(q["sql"] for q in captured.captured_queries)
-    used = {t for t in ("events_eventcell", "events_eventfinecell") if f'"{t}"' in sql}
-    saved = dict(density._CELLS)
-    density._CELLS.clear()
-    try:
-        return served, fn(), used
-    finally:
-        density._CELLS.update(saved)
-
-
 def _same_clusters(served, scanned, cell_m: float) -> int:
     """The same bins in the same order (count, then bin): equal counts, centroids and lone ids;
     each bbox from the cells holds the points' own and is at most one cell wider on each side.
@@ -510,7 +499,7 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
     for zoom in (12, 14, 16, 17, 18):
         grid = BinGrid.for_zoom("square", zoom, 64)
         for qs in (district, sparse):
-            served, scanned, used = _clusters_both(lambda grid=grid, qs=qs: clusters(qs, grid))
+            served, scanned, used = _both(lambda grid=grid, qs=qs: clusters(qs, grid), tables=True)
             assert used == {"events_eventfinecell"}
             assert sum(c.count for c in served) == qs.count()
             lone += _same_clusters(served, scanned, FINE_CELL_M)
@@ -519,12 +508,12 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
     # a time window on whole months: only the month cells answer (coarser bboxes)
     window = RangeFilter(since=local(2024, 3, 1), until=local(2024, 4, 1))
     march = window.apply(district, time_field="reported_at")
-    served, scanned, used = _clusters_both(lambda: clusters(march, BinGrid.for_zoom("square", 13, 64)))
+    served, scanned, used = _both(lambda: clusters(march, BinGrid.for_zoom("square", 13, 64)), tables=True)
     assert used == {"events_eventcell"}
     _same_clusters(served, scanned, CELL_M)
     # a field worker's grids: scoped in the cells as in the scan
     worker = events_visible(Jurisdiction(grid_codes=tuple(district.values_list("grid_code", flat=True)[:3])))
-    served, scanned, used = _clusters_both(lambda: clusters(worker, BinGrid.for_zoom("square", 15, 64)))
+    served, scanned, used = _both(lambda: clusters(worker, BinGrid.for_zoom("square", 15, 64)), tables=True)
     assert used and sum(c.count for c in served) == worker.count() > 0
     _same_clusters(served, scanned, FINE_CELL_M)
     # map views and circles: whole cells inside, the edge's points tested
@@ -539,15 +528,16 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
         )
         rest, area = rf.split()
         grid = BinGrid.for_zoom("square", 15, 64)
-        served, scanned, used = _clusters_both(
-            lambda rest=rest, area=area, grid=grid: clusters(rest.apply(district), grid, area=area)
+        qs = rest.apply(district)
+        served, scanned, used = _both(
+            lambda qs=qs, area=area, grid=grid: clusters(qs, grid, area=area), tables=True
         )
         assert used
         assert sum(c.count for c in served) == rf.apply(district).count()
         _same_clusters(served, scanned, CELL_M)  # the coarse cells wholly inside count too
     # hexagons or bins that are not powers of two of the cells: the scan
     for grid in (BinGrid.for_zoom("hex", 14, 64), BinGrid.for_zoom("square", 14, 60)):
-        assert _clusters_both(lambda grid=grid: clusters(district, grid))[2] == set()
+        assert _both(lambda grid=grid: clusters(district, grid), tables=True)[2] == set()
     # through the API: a map view's clusters add up to the list's count; lone ids are events in it
     west, south = dense.min(axis=0)
     east, north = dense.max(axis=0)
