@@ -449,15 +449,11 @@ class _InBoxes(Func):
 _DETAIL_COLUMNS = "sx, sy, x0, y0, x1, y1, id"
 
 
-def _cell_detail(alias: str) -> tuple[str, int]:
-    """The detail columns of the rows of a cell table (alias ``alias``) and how many size
-    placeholders they take."""
-    c = alias
-    return (
-        f"{c}.sum_x, {c}.sum_y, {c}.i * %s::float8, {c}.j * %s::float8, ({c}.i + 1) * %s::float8, "
-        f"({c}.j + 1) * %s::float8, NULL::bigint",
-        4,
-    )
+#: the detail columns of a cell row (cell table alias ``c``): four placeholders, each the cells' size
+_CELL_DETAIL = (
+    "c.sum_x, c.sum_y, c.i * %s::float8, c.j * %s::float8, (c.i + 1) * %s::float8, "
+    "(c.j + 1) * %s::float8, NULL::bigint"
+)
 
 
 def _area_rows_sql(
@@ -523,9 +519,8 @@ def _area_rows_sql(
     ]
     params: list = [*band_params, finest[3], finest[3], size, size, finest[2].edge_keys.tolist()]
     for level, (cells, found, cover, bins) in enumerate(covers):
-        cell_detail, placeholders = _cell_detail("c") if detail else ("", 0)
-        cell_detail = f", {cell_detail}" if detail else ""
-        sizes = [cells.size] * placeholders
+        cell_detail = f", {_CELL_DETAIL}" if detail else ""
+        sizes = [cells.size] * 4 if detail else []
         if not cover.inside_cells:
             continue
         rectangles = cover.inside_rectangles()
@@ -746,11 +741,10 @@ def _cell_clusters_sql(
         inner, params = found.order_by().values(*_cell_columns(True)).query.sql_with_params()
     except EmptyResultSet:
         return None
-    detail, placeholders = _cell_detail("c")
     sql = f"""WITH cellrows(ci, cj, n, {_DETAIL_COLUMNS}) AS (
-            SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint, {detail} FROM ({inner}) AS c),
+            SELECT c.i::bigint >> %s, c.j::bigint >> %s, c.n::bigint, {_CELL_DETAIL} FROM ({inner}) AS c),
         {_CLUSTER_BINS}"""
-    return sql, (shift, shift, *[cells.size] * placeholders, *params)
+    return sql, (shift, shift, *[cells.size] * 4, *params)
 
 
 def _lone_points(
