@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from django.contrib.gis.geos import Polygon
 
@@ -202,3 +204,31 @@ def test_anonymous_callers_get_401_and_missing_scopes_403(anon_api, db):
         user_create(username="tl_plan", password=PASSWORD, roles=["planner"], region_code="510502")
     )
     assert planner.get("/tiles/doors/12/3300/1700.mvt").status_code == 200  # geocode:read
+
+
+def test_point_tiles_stop_at_the_feature_cap(api, tile_namespace):
+    layer = get_layer("doors")
+    door = DoorPlate.objects.order_by("id").first()
+    tile = lonlat_to_tile(door.geom.x, door.geom.y, layer.aggregate_below)
+    assert DoorPlate.objects.filter(geom__intersects=_box(tile)).count() > 3
+    tile_namespace["TILE_MAX_FEATURES"] = 3
+    assert len(decode(api.get(tile_url("doors", tile)).content)["doors"]) == 3
+
+
+def test_polygons_below_the_minimum_size_are_left_out(api):
+    """A grid narrower and lower than ``min_size_px`` of the tile is not drawn; the others are."""
+    layer = get_layer("grids")
+    _, tile = grid_tile("510502", 9)
+    lon0, lat0, lon1, lat1 = bounds = tile.bounds_4326(BUFFER / EXTENT)
+    deg = layer.min_size_px * (lon1 - lon0) / 256 / (1 + 2 * BUFFER / EXTENT)
+    box = Polygon.from_bbox(bounds)
+    box.srid = 4326
+    big, small = set(), set()
+    for code, geom in UnitGrid.objects.filter(geom__bboverlaps=box).values_list("code", "geom"):
+        x0, y0, x1, y1 = geom.extent
+        wide = x1 - x0 >= deg or y1 - y0 >= deg * math.cos(math.radians((lat0 + lat1) / 2))
+        (big if wide else small).add(code)
+    assert big and small  # the test means something: both kinds lie in the tile
+    drawn = {f["properties"]["code"] for f in decode(api.get(tile_url("grids", tile)).content)["grids"]}
+    assert drawn and drawn <= big
+    assert not drawn & small
