@@ -35,6 +35,18 @@ def test_database_is_postgis():
     assert connection.vendor == "postgresql"
 
 
+@pytest.mark.django_db
+def test_connections_run_with_the_serving_planner_settings():
+    """No JIT, SSD page costs and no parallel workers on our connections (config/settings/base.py):
+    a parallel plan starts worker processes for every query, ~10 ms before its first row."""
+    with connection.cursor() as cur:
+        got = {}
+        for name in ("jit", "random_page_cost", "max_parallel_workers_per_gather"):
+            cur.execute(f"SHOW {name}")
+            got[name] = cur.fetchone()[0]
+    assert got == {"jit": "off", "random_page_cost": "1.1", "max_parallel_workers_per_gather": "0"}
+
+
 def test_the_cache_keeps_its_redis_clients():
     """One client object per server and process (config/cache.py), not one per cache call."""
     assert cache._cache.get_client(None, write=True) is cache._cache.get_client("k", write=True)

@@ -108,8 +108,16 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # random_page_cost: the planner's default (4) assumes spinning disks; on SSDs (and with the
 # tables in the page cache) 1.1 lets it read the pre-aggregated event cells through their key
 # index instead of scanning all of them (a range count over 10 M events: 140 -> 55 ms for that part)
+# max_parallel_workers_per_gather 0: no parallel query on our connections. A parallel plan
+# starts background worker processes for every query (~10 ms before the first row, more than
+# the whole of a 500 m range page or count) and, with every core already serving other
+# requests, gains nothing: at 200 users it took p99 from 460 ms to 0.9-1.1 s (BENCHMARKS.md,
+# "Load", run F). A host running long reports on an otherwise idle database may raise it.
 _PAGE_COST = env.float("CIVGRID_PG_RANDOM_PAGE_COST", default=1.1)
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = f"-c jit=off -c random_page_cost={_PAGE_COST:g}"
+_PARALLEL = env.int("CIVGRID_PG_PARALLEL_WORKERS", default=0)
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c jit=off -c random_page_cost={_PAGE_COST:g} -c max_parallel_workers_per_gather={_PARALLEL:d}"
+)
 # a PostGIS read replica for map tiles, heatmaps and statistics (config.db_router; none by default)
 if env("DATABASE_REPLICA_URL", default=""):
     DATABASES["replica"] = {**DATABASES["default"], **env.db_url("DATABASE_REPLICA_URL")}
