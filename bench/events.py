@@ -123,7 +123,7 @@ def _vacuum() -> None:
     """Statistics for the planner and a fresh visibility map (index-only scans) after bulk writes;
     the transitions (58 M rows at 10 M events, read by no measured query) are only analysed."""
     with connection.cursor() as cur:
-        for table in ("events_event", "events_eventcell"):
+        for table in ("events_event", "events_eventcell", "events_eventcelltotal", "events_eventfinecell"):
             cur.execute(f"VACUUM (ANALYZE) {table}")
         cur.execute("ANALYZE events_eventtransition")
 
@@ -364,10 +364,15 @@ def heatmaps() -> dict:
     out["explain_city_scan"] = _explain_calls(
         lambda: _without_cells(lambda: heatmap(base, BinGrid.for_zoom("square", 12)))
     )
+    out["cells"] = {}
     with connection.cursor() as cur:
-        cur.execute("SELECT count(*), pg_total_relation_size('events_eventcell') FROM events_eventcell")
-        out["cells"] = dict(zip(("rows", "bytes"), cur.fetchone(), strict=True))
-    print(f"pre-aggregated cells: {out['cells']['rows']:,} rows, {out['cells']['bytes'] / 2**20:.0f} MiB")
+        for table in ("events_eventcelltotal", "events_eventcell", "events_eventfinecell"):
+            cur.execute(f"SELECT count(*), pg_total_relation_size('{table}') FROM {table}")
+            out["cells"][table] = dict(zip(("rows", "bytes"), cur.fetchone(), strict=True))
+    print(
+        "pre-aggregated cells: "
+        + "; ".join(f"{t} {c['rows']:,} rows, {c['bytes'] / 2**20:.0f} MiB" for t, c in out["cells"].items())
+    )
     return out
 
 

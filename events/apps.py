@@ -9,7 +9,7 @@ class EventsConfig(AppConfig):
         from accounts.audit import AUDITED
         from gis_core.selectors.density import CellCounts, register_cell_counts
 
-        from .models import CELL_M, FINE_CELL_M, Event, EventCell, EventFineCell
+        from .models import CELL_M, FINE_CELL_M, Event, EventCell, EventCellTotal, EventFineCell
 
         # heatmaps of events sum the cells kept by triggers when the filters allow (migration 0003)
         register_cell_counts(
@@ -22,6 +22,11 @@ class EventsConfig(AppConfig):
                 time_unit="month",
                 tz="Asia/Shanghai",
             ),
+        )
+        # … the same cells over every month, for whatever asks no time window (0008) …
+        register_cell_counts(
+            Event,
+            CellCounts(EventCellTotal, size=CELL_M, fields=frozenset({"grid_code", "region_code", "state"})),
         )
         # … and the fine cells (no month) for tiles at zooms 13-15 and the edges of ranges (0006)
         register_cell_counts(

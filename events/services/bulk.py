@@ -51,6 +51,7 @@ from ..models import (
     Event,
     EventCategory,
     EventCell,
+    EventCellTotal,
     EventFineCell,
     EventSource,
     EventState,
@@ -695,7 +696,7 @@ def events_load_mode() -> Iterator[None]:
     indexes and, at commit, one ``SELECT … FOR KEY SHARE`` per reference (BENCHMARKS.md,
     "Events"). Unique indexes (primary keys, client ids) stay: they keep the rules.
     Rebuilding a foreign key checks every row again (one join), so nothing unchecked
-    is left behind. The heatmap cells (``EventCell``, ``EventFineCell``), updated once per
+    is left behind. The heatmap cells (``EventCell``, ``EventCellTotal``, ``EventFineCell``), updated once per
     chunk, are rewritten compactly at the end (``CLUSTER``). Takes an exclusive lock on the tables
     while dropping and rebuilding: a maintenance operation, not for a live system's busy hours.
     """
@@ -723,6 +724,7 @@ def events_load_mode() -> Iterator[None]:
             # order (the heatmap reads the whole table, a tile a range of its key)
             cursor.execute(f"CLUSTER {EventCell._meta.db_table} USING event_cell_key")
             cursor.execute(f"CLUSTER {EventFineCell._meta.db_table} USING event_fine_cell_key")
+            cursor.execute(f"CLUSTER {EventCellTotal._meta.db_table} USING event_cell_total_key")
 
 
 def events_bulk_create(

@@ -1,4 +1,5 @@
-"""Pre-aggregated event cells (events.EventCell, kept by the triggers of migration 0003) and
+"""Pre-aggregated event cells (events.EventCell, EventCellTotal and EventFineCell, kept by the
+triggers of migrations 0003, 0008 and 0006) and
 the heatmap that sums them (gis_core.selectors.density, CellCounts): the same bins and the
 same totals as the scan of the events, after reports, bulk loads, state changes and
 deletes, under jurisdiction scoping; filters the cells cannot answer take the scan."""
@@ -15,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.scoping import Jurisdiction
-from events.models import CELL_M, FINE_CELL_M, Event, EventCell, EventFineCell
+from events.models import CELL_M, FINE_CELL_M, Event, EventCell, EventCellTotal, EventFineCell
 from events.selectors.events import events_filter, events_visible
 from events.services.bulk import BulkEvents, events_bulk_create
 from events.services.lifecycle import event_transition
@@ -57,7 +58,8 @@ def _same(qs, grid: BinGrid, *, cells: bool) -> int:
 
 
 def _cells_match_events() -> None:
-    """Every cell, coarse and fine, holds exactly the events of its key (the triggers' invariant)."""
+    """Every cell, coarse (by month and over all months) and fine, holds exactly the events of
+    its key (the triggers' invariant)."""
     with connection.cursor() as cur:
         cur.execute(
             f"""SELECT floor(6378137.0 * radians(ST_X(geom)) / {CELL_M})::int AS i,
@@ -76,6 +78,11 @@ def _cells_match_events() -> None:
         (c.i, c.j, c.grid_code, c.region_code, c.state, c.reported_at): c.n for c in EventCell.objects.all()
     }
     assert cells == events
+    totals: dict[tuple, int] = {}
+    for key, n in events.items():
+        totals[key[:5]] = totals.get(key[:5], 0) + n
+    total = {(c.i, c.j, c.grid_code, c.region_code, c.state): c.n for c in EventCellTotal.objects.all()}
+    assert total == totals
     fine = {(c.i, c.j, c.grid_code, c.region_code, c.state): c.n for c in EventFineCell.objects.all()}
     assert fine == fine_events
 
@@ -176,6 +183,7 @@ def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
     _cells_match_events()
     assert not EventCell.objects.filter(n__lte=0).exists()
     assert not EventFineCell.objects.filter(n__lte=0).exists()
+    assert not EventCellTotal.objects.filter(n__lte=0).exists()
     _same(district, grid, cells=True)
 
 
@@ -186,12 +194,16 @@ def test_cell_counts_change_in_place(spread, root, category):
     """A count change rewrites no index entry (a heap-only update): no index may cover ``n``
     (migration 0007), and the pages keep room for the new versions (fillfactor)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT relname, reloptions FROM pg_class WHERE relname LIKE %s", ["events_event%cell"])
+        cur.execute(
+            "SELECT relname, reloptions FROM pg_class WHERE relname LIKE %s AND relkind = 'r'",
+            ["events_event%cell%"],
+        )
         assert {name: opts for name, opts in cur.fetchall()} == {
             "events_eventcell": ["fillfactor=75"],
+            "events_eventcelltotal": ["fillfactor=75"],
             "events_eventfinecell": ["fillfactor=75"],
         }
-        cur.execute(_UPDATES, ["events_event%cell"])
+        cur.execute(_UPDATES, ["events_event%cell%"])
         before = {name: (upd, hot) for name, upd, hot in cur.fetchall()}
     again = spread[2]
     _report(root, category, again.geom.x, again.geom.y, again.reported_at)  # the same cells again
@@ -277,8 +289,8 @@ def _both(fn, *, tables: bool = False):
     with CaptureQueriesContext(connection) as captured:
         served = fn()
     sql = " ".join(q["sql"] for q in captured.captured_queries)
-    found = {t for t in ("events_eventcell", "events_eventfinecell") if f'"{t}"' in sql}
-    used = found if tables else "events_eventcell" in found
+    found = {t for t in ("events_eventcell", "events_eventcelltotal", "events_eventfinecell") if f'"{t}"' in sql}
+    used = found if tables else bool(found & {"events_eventcell", "events_eventcelltotal"})
     saved = dict(density._CELLS)
     density._CELLS.clear()
     try:
@@ -308,6 +320,31 @@ def test_statistics_by_region_and_month_sum_the_cells(spread, category):
         assert used is cells
         assert served == scanned
         assert sum(r["count"] for r in served) >= 40
+
+
+def test_the_cells_over_all_months_answer_what_asks_no_window(spread):
+    """Of the two tables of coarse cells, the one over all months (fewer rows) serves heatmaps,
+    counts by region and range counts without a time window; the month cells serve windows of
+    whole months and the trend by month — the same answers as the scan either way."""
+    from gis_core.selectors.stats import count_by_region, trend
+
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    may = RangeFilter(since=local(2024, 5, 1), until=local(2024, 6, 1)).apply(district, time_field="reported_at")
+    grid = BinGrid.for_zoom("square", 12)
+    e = spread[0]
+    circle = RangeFilter(circle=Circle(e.geom.x, e.geom.y, 3000))
+    cases = [
+        (lambda: _bins(heatmap(district, grid)), {"events_eventcelltotal"}),
+        (lambda: _bins(heatmap(events_filter(district, states="reported"), grid)), {"events_eventcelltotal"}),
+        (lambda: count_by_region(district, 5), {"events_eventcelltotal"}),
+        (lambda: circle.count(district), {"events_eventcelltotal", "events_eventfinecell"}),
+        (lambda: _bins(heatmap(may, grid)), {"events_eventcell"}),
+        (lambda: trend(district, "reported_at", "month"), {"events_eventcell"}),
+    ]
+    for fn, tables in cases:
+        served, scanned, used = _both(fn, tables=True)
+        assert used == tables
+        assert served == scanned
 
 
 def test_a_map_view_sums_the_cells_inside_and_reads_the_points_along_its_edges(spread, api):

@@ -246,9 +246,11 @@ _CELLS: dict[type[Model], list[CellCounts]] = {}
 
 def register_cell_counts(point_model: type[Model], cells: CellCounts) -> None:
     """Let heatmaps of ``point_model`` sum ``cells`` when the request allows (see :func:`heatmap`).
-    A model may keep several tables of cells; each should be a power of two of the next finer."""
+    A model may keep several tables of cells; each should be a power of two of the next finer.
+    Of two tables of one size, the one without a time field is asked first (it has fewer rows:
+    the periods summed); the one with it answers the time windows."""
     tables = [c for c in _CELLS.get(point_model, []) if c.model is not cells.model] + [cells]
-    _CELLS[point_model] = sorted(tables, key=lambda c: -c.size)
+    _CELLS[point_model] = sorted(tables, key=lambda c: (-c.size, c.time_field is not None))
 
 
 def _cell_q(node: WhereNode, cells: CellCounts, base: str) -> Q | None:
@@ -303,12 +305,17 @@ def cell_queryset(qs: QuerySet, cells: CellCounts) -> QuerySet | None:
     return None if q is None else cells.model.objects.using(qs.db).filter(q)
 
 
-def registered_cells(qs: QuerySet, *, point_field: str = "geom") -> tuple[CellCounts, QuerySet] | None:
+def registered_cells(
+    qs: QuerySet, *, point_field: str = "geom", period: tuple[str, str, str] | None = None
+) -> tuple[CellCounts, QuerySet] | None:
     """The model's coarsest :class:`CellCounts` answering ``qs`` and its cells counting exactly
     the rows of ``qs``, or None (no cells registered, or a filter none of them keep): for counts
-    that need no finer place than a cell (statistics by region or by period)."""
-    levels = _levels(qs, point_field)
-    return levels[0] if levels else None
+    that need no finer place than a cell (statistics by region or by period). ``period``
+    (time field, unit, time zone): only cells kept per that period."""
+    for cells, found in _levels(qs, point_field):
+        if period is None or (cells.time_field, cells.time_unit, cells.tz) == period:
+            return cells, found
+    return None
 
 
 def _levels(qs: QuerySet, point_field: str) -> list[tuple[CellCounts, QuerySet]]:

@@ -192,12 +192,8 @@ def trend(
     if unit not in TREND_UNITS:
         raise InvalidInput(f"趋势粒度应为 day、week 或 month，实际为“{unit}”", details={"unit": unit})
     tz = ZoneInfo(settings.TIME_ZONE)
-    found = registered_cells(qs)
-    if found is not None and (found[0].time_field, found[0].time_unit, found[0].tz) == (
-        time_field,
-        unit,
-        settings.TIME_ZONE,
-    ):  # the cells are kept per period already: sum them
+    found = registered_cells(qs, period=(time_field, unit, settings.TIME_ZONE))
+    if found is not None:  # the cells are kept per period already: sum them
         rows = (
             found[1]
             .exclude(**{f"{time_field}__isnull": True})
