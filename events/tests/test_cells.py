@@ -289,7 +289,8 @@ def _both(fn, *, tables: bool = False):
     with CaptureQueriesContext(connection) as captured:
         served = fn()
     sql = " ".join(q["sql"] for q in captured.captured_queries)
-    found = {t for t in ("events_eventcell", "events_eventcelltotal", "events_eventfinecell") if f'"{t}"' in sql}
+    tables_ = ("events_eventcell", "events_eventcelltotal", "events_eventfinecell")
+    found = {t for t in tables_ if f'"{t}"' in sql}
     used = found if tables else bool(found & {"events_eventcell", "events_eventcelltotal"})
     saved = dict(density._CELLS)
     density._CELLS.clear()
@@ -329,7 +330,8 @@ def test_the_cells_over_all_months_answer_what_asks_no_window(spread):
     from gis_core.selectors.stats import count_by_region, trend
 
     district = events_visible(Jurisdiction(region_code=A_CODE))
-    may = RangeFilter(since=local(2024, 5, 1), until=local(2024, 6, 1)).apply(district, time_field="reported_at")
+    may = RangeFilter(since=local(2024, 5, 1), until=local(2024, 6, 1))
+    may = may.apply(district, time_field="reported_at")
     grid = BinGrid.for_zoom("square", 12)
     e = spread[0]
     circle = RangeFilter(circle=Circle(e.geom.x, e.geom.y, 3000))
