@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import random
+import re
 
 import numpy as np
 import pytest
@@ -148,6 +149,38 @@ def test_newest_first_and_paged(operator_a_api, field):
     assert page["count"] == 60 and len(page["features"]) == 7
     times = [f["properties"]["reported_at"] for f in page["features"]]
     assert times == sorted(times, reverse=True)
+
+
+def test_pages_are_cut_by_key_then_joined(operator_a_api, field):
+    """A page of a range is cut from the events' keys alone, then its rows are read with their
+    category and department (gis_core.api.pagination._LateRows): every page in order, ties on
+    the report time broken by id as in one statement, nothing repeated or lost, and the rows of
+    the district only."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    e = field[0]
+    params = {"lon": e.geom.x, "lat": e.geom.y, "radius": 3000}
+    everything = q(operator_a_api, **params, page_size=1000).json()
+    expected = [
+        f["id"] for f in sorted(everything["features"], key=lambda f: (f["properties"]["reported_at"], f["id"]))
+    ][::-1]
+    assert len(expected) >= 20
+    seen = []
+    for number in range(1, len(expected) // 7 + 2):
+        with CaptureQueriesContext(connection) as captured:
+            page = q(operator_a_api, **params, page_size=7, page=number).json()
+        assert page["count"] == len(expected)
+        seen += [f["id"] for f in page["features"]]
+        assert all(f["properties"]["category"] for f in page["features"])
+        sqls = [c["sql"] for c in captured.captured_queries if '"events_event"' in c["sql"]]
+        keys = [s for s in sqls if s.startswith('SELECT "events_event"."id" AS "pk"')]
+        assert len(keys) == 1 and re.search(r"LIMIT [1-7]( OFFSET \d+)?$", keys[0])
+        rows = [s for s in sqls if '"events_department"."name"' in s]  # the joined read: no LIMIT
+        assert len(rows) == 1 and '"events_event"."id" IN (' in rows[0] and "LIMIT" not in rows[0]
+    assert seen == expected
+    # the district's operator never sees another district's events through the key step
+    assert set(seen) <= set(Event.objects.filter(district_code=e.district_code).values_list("pk", flat=True))
 
 
 def test_overdue_and_colour(operator_a_api, field, root):
