@@ -163,7 +163,8 @@ def test_pages_are_cut_by_key_then_joined(operator_a_api, field):
     params = {"lon": e.geom.x, "lat": e.geom.y, "radius": 3000}
     everything = q(operator_a_api, **params, page_size=1000).json()
     expected = [
-        f["id"] for f in sorted(everything["features"], key=lambda f: (f["properties"]["reported_at"], f["id"]))
+        f["id"]
+        for f in sorted(everything["features"], key=lambda f: (f["properties"]["reported_at"], f["id"]))
     ][::-1]
     assert len(expected) >= 20
     seen = []
