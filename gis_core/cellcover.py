@@ -100,6 +100,24 @@ def _decode(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, keys - i * 4_294_967_296
 
 
+def _rectangle(shape: BaseGeometry) -> tuple[float, float, float, float] | None:
+    """The bounds of ``shape`` if it is a lon/lat rectangle (a map view's bbox), else None.
+
+    A cell grown by ``EPS`` is then properly inside it exactly when each of its sides lies
+    strictly within the rectangle's, and meets it when their closed ranges overlap on both
+    axes: the predicates :func:`cell_cover` asks shapely, answered without building a
+    polygon per cell (~65 ms for the 17,000 coarse cells of a 40 km view)."""
+    if not isinstance(shape, shapely.Polygon) or len(shape.interiors):
+        return None
+    ring = shapely.get_coordinates(shape.exterior)
+    if len(ring) != 5:
+        return None
+    x0, y0, x1, y1 = shape.bounds
+    on_sides = np.isin(ring[:, 0], (x0, x1)) & np.isin(ring[:, 1], (y0, y1))
+    corners = {(float(x), float(y)) for x, y in ring}
+    return (x0, y0, x1, y1) if on_sides.all() and len(corners) == 4 else None
+
+
 def cell_cover(
     inner: BaseGeometry,
     outer: BaseGeometry,
@@ -135,11 +153,18 @@ def cell_cover(
     ii, jj = ii[order], jj[order]
     west, east = _lon(ii * size) - EPS, _lon((ii + 1) * size) + EPS
     south, north = _lat(jj * size) - EPS, _lat((jj + 1) * size) + EPS
-    boxes = shapely.box(west, south, east, north)
-    shapely.prepare(inner)
-    shapely.prepare(outer)
-    inside = shapely.contains_properly(inner, boxes)
-    edge = shapely.intersects(outer, boxes) & ~inside
+    inner_box, outer_box = _rectangle(inner), _rectangle(outer)
+    if inner_box is not None and outer_box is not None:  # a map view: the same tests by comparison
+        x0, y0, x1, y1 = inner_box
+        inside = (x0 < west) & (east < x1) & (y0 < south) & (north < y1)
+        x0, y0, x1, y1 = outer_box
+        edge = (west <= x1) & (east >= x0) & (south <= y1) & (north >= y0) & ~inside
+    else:
+        boxes = shapely.box(west, south, east, north)
+        shapely.prepare(inner)
+        shapely.prepare(outer)
+        inside = shapely.contains_properly(inner, boxes)
+        edge = shapely.intersects(outer, boxes) & ~inside
     # the inside cells as runs down columns (i fixed, j from a to b): one range of the cells'
     # (i, j, …) key index each
     by_column = np.lexsort((jj[inside], ii[inside]))

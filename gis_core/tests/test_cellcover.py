@@ -93,3 +93,38 @@ def test_a_finer_level_splits_the_coarse_edge_cells_only():
             lat0, lat1 = (np.degrees(2 * np.arctan(np.exp(v * SIZE / 8 / r)) - np.pi / 2) for v in (j, j + 1))
             if shapely.box(lon0, lat0, lon1, lat1).intersects(circle):
                 assert (i, j) in from_coarse | fine_inside | fine_edge
+
+
+def test_a_rectangle_is_classified_as_shapely_classifies_it():
+    """A map view's bbox takes comparisons instead of a polygon per cell: the same inside
+    runs, edge cells and boxes as shapely's predicates give for the same rectangle drawn with a
+    redundant vertex (which takes the polygon path), sides on cell lines and ±EPS included."""
+    rng = np.random.default_rng(17)
+    r = 6378137.0
+    lon = lambda i: float(np.degrees(i * SIZE / r))  # noqa: E731
+    lat = lambda j: float(np.degrees(2 * np.arctan(np.exp(j * SIZE / r)) - np.pi / 2))  # noqa: E731
+    i0, j0 = _index(105.40, 28.85)
+    checked = 0
+    for k in range(40):
+        if k % 2:  # sides exactly on cell lines, or an EPS off them
+            nudge = rng.choice([0.0, 1e-7, -1e-7, 2e-7], size=4)
+            a, b = sorted(rng.integers(0, 30, 2) + [0, 3])
+            c, d = sorted(rng.integers(0, 30, 2) + [0, 3])
+            x0, x1 = lon(i0 + a) + nudge[0], lon(i0 + b) + nudge[1]
+            y0, y1 = lat(j0 + c) + nudge[2], lat(j0 + d) + nudge[3]
+        else:
+            x0, x1 = sorted(105.40 + rng.uniform(0, 0.1, 2))
+            y0, y1 = sorted(28.85 + rng.uniform(0, 0.1, 2))
+        rect = shapely.box(x0, y0, x1, y1)
+        drawn = shapely.Polygon([(x0, y0), ((x0 + x1) / 2, y0), (x1, y0), (x1, y1), (x0, y1)])
+        for within in (None, "fine"):
+            size, nested = (
+                (SIZE, None) if within is None else (SIZE / 8, (cell_cover(rect, rect, SIZE).edge_keys, 3))
+            )
+            fast = cell_cover(rect, rect, size, within=nested)
+            slow = cell_cover(drawn, drawn, size, within=nested)
+            for name in ("run_i", "run_a", "run_b", "edge_keys"):
+                assert np.array_equal(getattr(fast, name), getattr(slow, name)), (k, within, name)
+            assert fast.boxes == slow.boxes
+            checked += fast.inside_cells + len(fast.edge_keys)
+    assert checked > 10_000
