@@ -108,8 +108,8 @@ def test_a_rectangle_is_classified_as_shapely_classifies_it():
     for k in range(40):
         if k % 2:  # sides exactly on cell lines, or an EPS off them
             nudge = rng.choice([0.0, 1e-7, -1e-7, 2e-7], size=4)
-            a, b = sorted(rng.integers(0, 30, 2) + [0, 3])
-            c, d = sorted(rng.integers(0, 30, 2) + [0, 3])
+            a, b = sorted(rng.integers(0, 30, 2) + np.array([0, 3]))
+            c, d = sorted(rng.integers(0, 30, 2) + np.array([0, 3]))
             x0, x1 = lon(i0 + a) + nudge[0], lon(i0 + b) + nudge[1]
             y0, y1 = lat(j0 + c) + nudge[2], lat(j0 + d) + nudge[3]
         else:
