@@ -696,9 +696,10 @@ def events_load_mode() -> Iterator[None]:
     indexes and, at commit, one ``SELECT … FOR KEY SHARE`` per reference (BENCHMARKS.md,
     "Events"). Unique indexes (primary keys, client ids) stay: they keep the rules.
     Rebuilding a foreign key checks every row again (one join), so nothing unchecked
-    is left behind. The heatmap cells (``EventCell``, ``EventCellTotal``, ``EventFineCell``), updated once per
-    chunk, are rewritten compactly at the end (``CLUSTER``). Takes an exclusive lock on the tables
-    while dropping and rebuilding: a maintenance operation, not for a live system's busy hours.
+    is left behind. The heatmap cells (``EventCell``, ``EventCellTotal``, ``EventFineCell``),
+    updated once per chunk, are rewritten compactly at the end (``CLUSTER``). Takes an exclusive
+    lock on the tables while dropping and rebuilding: a maintenance operation, not for a live
+    system's busy hours.
     """
     tables = [Event._meta.db_table, EventTransition._meta.db_table]
     with connection.cursor() as cursor:
@@ -722,9 +723,9 @@ def events_load_mode() -> Iterator[None]:
                 cursor.execute(ddl)
             # the load updated each heatmap cell once per chunk: rewrite them compactly, in cell
             # order (the heatmap reads the whole table, a tile a range of its key)
-            cursor.execute(f"CLUSTER {EventCell._meta.db_table} USING event_cell_key")
-            cursor.execute(f"CLUSTER {EventFineCell._meta.db_table} USING event_fine_cell_key")
-            cursor.execute(f"CLUSTER {EventCellTotal._meta.db_table} USING event_cell_total_key")
+            for cells in (EventCell, EventCellTotal, EventFineCell):
+                (key,) = cells._meta.constraints  # the unique key the triggers upsert on
+                cursor.execute(f"CLUSTER {cells._meta.db_table} USING {key.name}")
 
 
 def events_bulk_create(
