@@ -56,7 +56,7 @@ from .tilemath import Tile
 
 __all__ = [
     "CacheEntry", "cache_entry", "cache_put", "etag_of", "jurisdiction_key", "rendered_etag", "servable",
-    "tile_key", "tile_stamp",
+    "tile_key", "tile_stamp", "ttl_of",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -125,6 +125,13 @@ def cache_entry(key: str) -> CacheEntry | None:
     except Exception:  # Redis down: build instead
         logger.warning("tile cache unavailable", exc_info=True)
         return None
+
+
+def ttl_of(volatile: bool) -> int:
+    """How long a tile built now is kept at most: a volatile one (filters that move with the
+    clock) briefly, any other until the data changes or ``TILE_CACHE_TTL_S``."""
+    cfg = settings.CIVGRID
+    return cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"]
 
 
 def cache_put(key: str, rendered: RenderedTile, ttl: int) -> None:

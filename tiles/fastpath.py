@@ -1,14 +1,18 @@
-"""The lean path of cached vector tiles: a middleware that answers a tile from the cache (or a
-304) without URL resolution, DRF, the session middleware or the database session lookup.
+"""The lean path of vector tiles: a middleware that answers a tile — from the cache (or a 304),
+or built — without URL resolution, DRF, the session middleware or the database session lookup.
 
-A map pans through hundreds of tiles a minute, and nearly all of them are cached: for those
-the full DRF view spent most of its time on machinery, not on the tile. This path does only
-what a cached answer needs — who the caller is, the change stamp (one indexed query, which also
-reads the clock a tile's next turn is checked against), one Redis read — and anything else
-**falls through** to :class:`tiles.views.TileView`, unchanged: a cache miss, an unknown layer
-or filter, a bad tile address, a caller without the scope or without a jurisdiction, a volatile
-or live layer, an error of any kind. So every error answer (401, 403, 404, 400, 429, 503) still
-comes from the one DRF path, in its one shape.
+A map pans through hundreds of tiles a minute, all of them of the few layers and filters the
+caller has on: for those the full DRF view spent most of its time on machinery, not on the tile.
+This path does only what the answer needs — who the caller is; one Redis round trip (the cached
+entry and the key's rate-limit count); for an entry, the change stamp (one indexed query, which
+also reads the clock a tile's next turn is checked against); for a miss, the one statement that
+builds the tile, from the queryset the full path prepared for the same caller's jurisdiction
+and filters moments ago (:func:`tiles.selectors.mvt.prepared_queryset`: scoped, its filters
+checked), and the cache write. Anything else **falls through** to :class:`tiles.views.TileView`,
+unchanged: the caller's first tile of a layer and filters, a revalidation without a servable
+entry, an unknown layer or filter, a bad tile address, a caller without the scope or without a
+jurisdiction, a volatile or live layer, an error of any kind. So every error answer (401, 403,
+404, 400, 429, 503) still comes from the one DRF path, in its one shape.
 
 **Who the caller is.** Only what the full path verified: each time :class:`TileView`
 authenticates a caller it records the principal (scopes and jurisdiction) under a digest of
@@ -20,10 +24,11 @@ running). So a revoked key or a closed session is refused within that delay — 
 API-key lookup cache (``accounts.authentication.KEY_CACHE_SECONDS``) already has. A request
 without credentials never matches.
 
-**Same answer.** The cache key holds the jurisdiction (and the personal variant of a layer:
-families' exact points only for ``personal:read``), the ETag the change stamp and the tile's next
-turn, computed by the same functions as the full path (:mod:`tiles.cache`); API keys are counted
-against their rate limit here too (over it: the full path answers 429).
+**Same answer.** The cache key and the prepared queryset hold the jurisdiction (and the personal
+variant of a layer: families' exact points only for ``personal:read``), the ETag the change stamp
+and the tile's next turn, all computed by the same functions as the full path (:mod:`tiles.cache`,
+:func:`tiles.selectors.mvt.tile_render`); API keys are counted against their rate limit here too
+(over it: the full path answers 429).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from accounts.permissions import Principal
 
 from . import cache as tile_cache
 from .registry import TileLayer, get_layer
+from .selectors.mvt import prepared_queryset, rows_key, tile_render
 from .tilemath import MAX_ZOOM, Tile
 
 __all__ = [
@@ -52,7 +58,7 @@ __all__ = [
     "cached_tile",
     "forget_all",
     "remember",
-    "unservable_stamp",
+    "seen_by_lean_path",
 ]
 
 logger = logging.getLogger(__name__)
@@ -114,17 +120,15 @@ def _redis():
 
 
 def _cached_and_counted(
-    key: str, stamp: str, now: float, principal: Principal
-) -> tuple[tuple[bytes, int | None] | None, int]:
-    """The cached tile and its next turn (None if absent, stale or past its turn:
-    :func:`tiles.cache.servable`) and the API key's request count this minute (0 for a
-    session: not limited), in one Redis round trip.
+    key: str, principal: Principal
+) -> tuple[tile_cache.CacheEntry | None, str | None, int]:
+    """The entry cached under ``key`` (whatever its stamp), the API key's rate-limit counter
+    and its count this minute (None and 0 for a session: not limited), in one Redis round trip.
 
     The count is the full path's (``accounts.ratelimit.hit``: the same key, window and
-    expiry); a request that finds no tile is uncounted again, as the full path will count it.
-    """
-    client = _redis()
-    pipe = client.pipeline(transaction=False)
+    expiry); a request that falls through is uncounted again (:func:`_uncount`), as the full
+    path will count it."""
+    pipe = _redis().pipeline(transaction=False)
     pipe.get(cache.make_and_validate_key(key))
     counter = None
     if principal.key_prefix is not None:
@@ -134,10 +138,12 @@ def _cached_and_counted(
         pipe.expire(counter, 61)
     raw, *counted = pipe.execute()
     entry = None if raw is None else cache._cache._serializer.loads(raw)
-    held = tile_cache.servable(entry, stamp, now)
-    if counter is not None and held is None:
-        client.decr(counter)
-    return held, int(counted[0]) if counted else 0
+    return entry, counter, int(counted[0]) if counted else 0
+
+
+def _uncount(counter: str | None) -> None:
+    if counter is not None:
+        _redis().decr(counter)
 
 
 def _servable(name: str, principal: Principal) -> TileLayer | None:
@@ -173,23 +179,49 @@ def cached_tile(request: HttpRequest) -> HttpResponse | None:
         return None  # the full path's 400
     if any(params.get(p) not in (None, "") for p in layer.volatile_params):
         return None
-    from .views import etags_of, tile_response
-
     tile = Tile(z, x, y)
     key = tile_cache.tile_key(layer, tile, params, principal.jurisdiction)
     # optimistic: the stamp query is the connection's health check (Django's CONN_HEALTH_CHECKS
     # would spend a round trip on SELECT 1 first); if it fails, the full path's first query
     # runs the real check and reconnects (see the middleware)
     connection.health_check_done = True
-    stamp, now = tile_cache.tile_stamp(layer, tile)
-    held, count = _cached_and_counted(key, stamp, now, principal)
-    if held is None:
-        request.tile_unservable = (key, stamp, now)  # for the full path: see unservable_stamp
+    entry, counter, count = _cached_and_counted(key, principal)
+    if count > (rate_limit or settings.CIVGRID["API_KEY_RATE_PER_MINUTE"]):
+        _uncount(counter)
+        return None  # the full path counts it again and answers 429
+    stamp = now = None
+    if entry is not None:
+        stamp, now = tile_cache.tile_stamp(layer, tile)
+        held = tile_cache.servable(entry, stamp, now)
+        if held is not None:
+            return _cached_response(request, layer, key, stamp, held)
+    sent = request.headers.get("If-None-Match")
+    memo = rows_key(layer, params, principal.jurisdiction)
+    qs = None if sent else prepared_queryset(memo)
+    if qs is None:  # the full path answers (a revalidation, or the caller's first tile of these filters)
+        _uncount(counter)
+        request.tile_unservable = (key, stamp, now)  # for the full path: see seen_by_lean_path
         return None
+    from .views import tile_response
+
+    try:
+        rendered = tile_render(layer, tile, qs, memo)
+    except Exception:  # the full path tries again and answers (and counts) it
+        _uncount(counter)
+        raise
+    tile_cache.cache_put(key, rendered, tile_cache.ttl_of(False))
+    response = tile_response(rendered.data, tile_cache.rendered_etag(key, rendered), layer, False)
+    response["X-Tile-Cache"] = "miss"
+    return response
+
+
+def _cached_response(
+    request: HttpRequest, layer: TileLayer, key: str, stamp: str, held: tuple[bytes, int | None]
+) -> HttpResponse:
+    from .views import etags_of, tile_response
+
     data, expires = held
     etag = tile_cache.etag_of(key, stamp, expires)
-    if count > (rate_limit or settings.CIVGRID["API_KEY_RATE_PER_MINUTE"]):
-        return None  # the full path counts it again and answers 429
     status = 200
     if etag in etags_of(request.headers.get("If-None-Match", "")):
         data, status = b"", 304
@@ -199,10 +231,11 @@ def cached_tile(request: HttpRequest) -> HttpResponse | None:
     return response
 
 
-def unservable_stamp(request: HttpRequest, key: str) -> tuple[str, float] | None:
-    """The stamp and database time at which this path has just found nothing servable under
-    ``key`` for this request (so the full path need not read the cache nor the stamp again),
-    or None: it did not get that far, or the full path computed another key."""
+def seen_by_lean_path(request: HttpRequest, key: str) -> tuple[str | None, float | None] | None:
+    """What this path saw of ``key`` for this request, having found nothing servable in the
+    cache under it (so the full path need not read the cache again): the stamp and database
+    time it read — both None when there was no entry, so no stamp was read. None: it did not
+    get that far, or the full path computed another key."""
     found = getattr(request, "tile_unservable", None)
     return found[1:] if found is not None and found[0] == key else None
 

@@ -6,7 +6,6 @@ jurisdiction and JSON errors as the API: the views are DRF views.
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -18,7 +17,7 @@ from gis_core.errors import InvalidInput, NotFound
 
 from . import api_schema as doc
 from . import cache as tile_cache
-from .fastpath import remember, unservable_stamp
+from .fastpath import remember, seen_by_lean_path
 from .registry import TileLayer, get_layer, layers
 from .selectors.mvt import layer_queryset, moves_with_clock, rows_key, tile_render
 from .selectors.tilejson import tilejson
@@ -107,15 +106,19 @@ class TileView(LayerView):
         the_layer = self.the_layer_for_caller()
         tile = parse_tile(z, x, y)
         params = self.filter_params()
-        qs = layer_queryset(the_layer, params, request.jurisdiction)  # bad filters: 400 before anything
-        key = tile_cache.tile_key(the_layer, tile, params, request.jurisdiction)
         volatile = the_layer.live or any(params.get(p) not in (None, "") for p in the_layer.volatile_params)
+        # the checked queryset and compiled statement of this layer, jurisdiction and filters serve
+        # the caller's next tiles (reused a few seconds, here and by the lean path); not one that
+        # moves with the clock
+        memo = None if volatile else rows_key(the_layer, params, request.jurisdiction)
+        qs = layer_queryset(the_layer, params, request.jurisdiction, memo)  # bad filters: 400 before anything
+        key = tile_cache.tile_key(the_layer, tile, params, request.jurisdiction)
         sent = etags_of(request.headers.get("If-None-Match", ""))
-        known = unservable_stamp(request._request, key)  # the lean path just found nothing servable
-        entry = None if volatile or known else tile_cache.cache_entry(key)
+        seen = seen_by_lean_path(request._request, key)  # it found nothing servable in the cache
+        entry = None if volatile or seen else tile_cache.cache_entry(key)
         data, state = None, "hit"
         if not volatile and (sent or entry is not None):  # something to check against the stamp
-            stamp, now = known or tile_cache.tile_stamp(the_layer, tile)
+            stamp, now = seen if seen and seen[0] is not None else tile_cache.tile_stamp(the_layer, tile)
             held = tile_cache.servable(entry, stamp, now)
             if held is not None:
                 data, expires = held
@@ -127,16 +130,11 @@ class TileView(LayerView):
             if etag in sent:
                 return tile_response(b"", etag, the_layer, volatile, status=304)
         if data is None:
-            # the compiled statement of this layer, jurisdiction and filters serves every tile
-            # (reused a few seconds); not one that moves with the clock
-            memo = None if volatile else rows_key(the_layer, params, request.jurisdiction)
             rendered = tile_render(the_layer, tile, qs, memo)
             data, state = rendered.data, "miss"
             etag = tile_cache.rendered_etag(key, rendered)
             if not the_layer.live:
-                cfg = settings.CIVGRID
-                ttl = cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"]
-                tile_cache.cache_put(key, rendered, ttl)
+                tile_cache.cache_put(key, rendered, tile_cache.ttl_of(volatile))
         response = tile_response(data, etag, the_layer, volatile)
         response["X-Tile-Cache"] = state
         return response

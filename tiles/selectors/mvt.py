@@ -57,6 +57,7 @@ __all__ = [
     "is_aggregated",
     "layer_queryset",
     "moves_with_clock",
+    "prepared_queryset",
     "rows_key",
     "stamp_sql",
     "tile_render",
@@ -89,8 +90,25 @@ def _cfg(name: str) -> int:
     return settings.CIVGRID[name]
 
 
-def layer_queryset(layer: TileLayer, params: Mapping[str, Any], jurisdiction) -> QuerySet:
-    """The layer's rows the caller may see, narrowed by the request's filters (bad ones: 400)."""
+def layer_queryset(
+    layer: TileLayer, params: Mapping[str, Any], jurisdiction, memo: Hashable | None = None
+) -> QuerySet:
+    """The layer's rows the caller may see, narrowed by the request's filters (bad ones: 400).
+
+    With ``memo`` (:func:`rows_key`) the queryset is kept for ``STATEMENT_SECONDS`` in this
+    process and given again (a copy) for the same layer, jurisdiction and filters — already
+    checked — to this path and to the lean one (:func:`prepared_queryset`)."""
+    if memo is not None:
+        found = prepared_queryset(memo)
+        if found is not None:
+            return found
+    qs = _layer_queryset(layer, params, jurisdiction)
+    if memo is not None:
+        _keep(memo, _Prepared(time.monotonic(), qs))
+    return qs
+
+
+def _layer_queryset(layer: TileLayer, params: Mapping[str, Any], jurisdiction) -> QuerySet:
     unknown = sorted(set(params) - layer.accepted_params)
     if unknown:
         accepted = "、".join(sorted(layer.accepted_params)) or "无"
@@ -161,20 +179,52 @@ def _compiled(qs: QuerySet) -> tuple[str, tuple] | None:
     return sql, tuple(params)
 
 
-#: how long a process reuses the compiled rows statement of a layer for one jurisdiction and set
-#: of filters (:func:`_rows_sql`)
+#: how long a process reuses the checked queryset and the compiled rows statement of a layer for
+#: one jurisdiction and set of filters (:func:`layer_queryset`, :func:`_rows_sql`)
 STATEMENT_SECONDS = 5.0
 _MAX_STATEMENTS = 2_000
-_statements: dict[Hashable, tuple[float, tuple[str, tuple] | None]] = {}
+_UNCOMPILED = object()
+
+
+@dataclass
+class _Prepared:
+    """What the tiles of one layer, jurisdiction and set of filters share: the queryset (scoped,
+    filtered, its filters checked) and, once a feature tile compiled it, its rows statement."""
+
+    at: float
+    qs: QuerySet
+    rows: Any = _UNCOMPILED
+
+
+_prepared: dict[Hashable, _Prepared] = {}
 
 
 def rows_key(layer: TileLayer, params: Mapping[str, Any], jurisdiction) -> Hashable:
-    """What the compiled rows statement of a layer depends on (the ``memo`` of :func:`tile_render`)."""
+    """What the queryset and compiled rows statement of a layer depend on (the ``memo`` of
+    :func:`layer_queryset` and :func:`tile_render`)."""
     return (layer.name, layer.variant, jurisdiction, tuple(sorted(params.items())), connection.alias)
 
 
 def forget_statements() -> None:
-    _statements.clear()
+    _prepared.clear()
+
+
+def _fresh(memo: Hashable) -> _Prepared | None:
+    found = _prepared.get(memo)
+    return found if found is not None and time.monotonic() - found.at < STATEMENT_SECONDS else None
+
+
+def _keep(memo: Hashable, prepared: _Prepared) -> None:
+    if len(_prepared) >= _MAX_STATEMENTS:
+        _prepared.clear()
+    _prepared[memo] = prepared
+
+
+def prepared_queryset(memo: Hashable) -> QuerySet | None:
+    """A copy of the queryset :func:`layer_queryset` prepared under ``memo`` less than
+    ``STATEMENT_SECONDS`` ago (its filters checked then), or None."""
+    found = _fresh(memo)
+    return None if found is None else found.qs.all()
 
 
 def _rows_sql(layer: TileLayer, qs: QuerySet, memo: Hashable | None) -> tuple[str, tuple] | None:
@@ -188,16 +238,16 @@ def _rows_sql(layer: TileLayer, qs: QuerySet, memo: Hashable | None) -> tuple[st
     requests whose statement does not move with the clock) it is reused for
     ``STATEMENT_SECONDS`` in this process; a jurisdiction read from the database (a region's
     boundary) is thus re-read at most that much later, as the lean path re-checks callers."""
-    if memo is not None:
-        found = _statements.get(memo)
-        if found is not None and time.monotonic() - found[0] < STATEMENT_SECONDS:
-            return found[1]
+    found = None if memo is None else _fresh(memo)
+    if found is not None and found.rows is not _UNCOMPILED:
+        return found.rows
     columns = {f"a_{i}": (F(v) if isinstance(v, str) else v) for i, v in enumerate(layer.attributes.values())}
     compiled = _compiled(qs.order_by().values(tile_g=F(layer.geom_field), **columns))
     if memo is not None:
-        if len(_statements) >= _MAX_STATEMENTS:
-            _statements.clear()
-        _statements[memo] = (time.monotonic(), compiled)
+        if found is None:
+            found = _Prepared(time.monotonic(), qs)
+            _keep(memo, found)
+        found.rows = compiled
     return compiled
 
 

@@ -22,6 +22,7 @@ from civilization.models import CivilizationUnit
 from events import flow
 from events.models import Event
 from tiles import fastpath
+from tiles.selectors import mvt
 from tiles.tilemath import lonlat_to_tile
 from tiles.views import TileView
 
@@ -90,8 +91,9 @@ def test_a_cached_tile_is_never_served_across_jurisdictions():
     assert event.pk in {f["properties"]["id"] for f in decode(a.get(url).content)["events"]}
     a.get(url)
     b.get(tile_url("events", lonlat_to_tile(0, 0, 17)))  # B is remembered by the lean path too
-    response = b.get(url)
-    assert response.status_code == 200 and response["X-Tile-Cache"] == "miss"  # the full path built B's own
+    with full_path_forbidden():  # the lean path builds B's own, from B's prepared queryset
+        response = b.get(url)
+    assert response.status_code == 200 and response["X-Tile-Cache"] == "miss"
     assert event.pk not in {f["properties"]["id"] for f in decode(response.content).get("events", [])}
     # and B's own entry is B's: a district-B tile of grids, cached for B, is not A's
     _, b_tile = grid_tile(B_PREFIX, 15)
@@ -224,9 +226,7 @@ def test_the_lean_path_serves_a_tile_only_until_its_next_turn():
         assert client.get(url)["X-Tile-Cache"] == "hit"
         assert client.get(url, HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
     time.sleep(max(0.0, math.floor(soon.timestamp()) + 1.1 - time.time()))
-    with full_path_forbidden(), pytest.raises(AssertionError):
-        client.get(url)  # past the turn: not the lean path's to answer
-    later = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    later = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])  # past the turn: the old one is not served
     assert later.status_code == 200 and later["X-Tile-Cache"] == "miss"
     colour = {f["properties"]["id"]: f["properties"].get("colour") for f in decode(later.content)["events"]}
     assert colour[event.pk] == "yellow"
@@ -264,8 +264,97 @@ def test_a_miss_the_lean_path_saw_is_not_looked_up_again_by_the_full_path():
     ):
         response = client.get(tile_url("events", tile), HTTP_IF_NONE_MATCH='"stale"')
     assert response.status_code == 200 and response["X-Tile-Cache"] == "miss"
-    assert stamps.call_count == 1  # the lean path's; the full path reused it for the ETag check
+    assert stamps.call_count == 1  # no entry: the lean path read no stamp, the full path one
     request = mock.Mock(tile_unservable=("key-a", "3:17", 1.5))
-    assert fastpath.unservable_stamp(request, "key-a") == ("3:17", 1.5)
-    assert fastpath.unservable_stamp(request, "key-b") is None
-    assert fastpath.unservable_stamp(mock.Mock(spec=[]), "key-a") is None
+    assert fastpath.seen_by_lean_path(request, "key-a") == ("3:17", 1.5)
+    assert fastpath.seen_by_lean_path(request, "key-b") is None
+    assert fastpath.seen_by_lean_path(mock.Mock(spec=[]), "key-a") is None
+
+
+def test_a_stale_entry_the_lean_path_saw_is_checked_with_its_stamp_once():
+    client, _ = key_client("510502")
+    _, tile = _a_tile()
+    url = tile_url("events", tile)
+    first = client.get(url)
+    event = Event.objects.filter(grid_code__startswith=A_PREFIX).order_by("id").first()
+    Event.objects.filter(pk=event.pk).update(description="changed")  # the stamp moves
+    with mock.patch("tiles.cache.tile_stamp", wraps=fastpath.tile_cache.tile_stamp) as stamps:
+        again = client.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 200 and again["X-Tile-Cache"] == "miss" and again["ETag"] != first["ETag"]
+    assert stamps.call_count == 1  # the lean path's, reused by the full path
+
+
+def _full_path_build(client, url):
+    """The tile as the full path builds it, from an empty cache."""
+    from django.core.cache import cache
+
+    fastpath.forget_all()
+    cache.clear()
+    response = client.get(url)
+    assert response["X-Tile-Cache"] == "miss"
+    return response
+
+
+@pytest.mark.parametrize("zoom", [17, 12])  # a tile of features; one of counted cells
+def test_a_callers_next_tiles_are_built_by_the_lean_path_as_the_full_path_builds_them(zoom):
+    client, _ = key_client("510502")
+    event, _ = _a_tile()
+    tile = lonlat_to_tile(event.geom.x, event.geom.y, zoom)
+    client.get(tile_url("events", lonlat_to_tile(0, 0, zoom)))  # the caller's first tile: the full path
+    url = tile_url("events", tile)
+    with full_path_forbidden(), CaptureQueriesContext(connection) as lean:
+        built = client.get(url)
+    assert built.status_code == 200 and built["X-Tile-Cache"] == "miss"
+    ((statement,),) = [[q["sql"]] for q in lean.captured_queries]  # the tile's one statement
+    assert "ST_AsMVT" in statement and "tiles_tilechange" in statement
+    features = decode(built.content)["events"]
+    assert features and all(f["properties"].get("count", 1) >= 1 for f in features)
+    if zoom == 17:
+        assert event.pk in {f["properties"]["id"] for f in features}
+    with full_path_forbidden():
+        hit = client.get(url)
+    assert hit["X-Tile-Cache"] == "hit" and hit["ETag"] == built["ETag"] and hit.content == built.content
+    full = _full_path_build(client, url)
+    assert full.content == built.content and full["ETag"] == built["ETag"]
+    for header in ("Content-Type", "Cache-Control"):
+        assert built[header] == full[header], header
+
+
+def test_the_lean_path_builds_only_with_filters_the_full_path_checked_for_that_caller():
+    client, _ = key_client("510502")
+    _, tile = _a_tile()
+    client.get(tile_url("events", lonlat_to_tile(0, 0, 17)))
+    with full_path_forbidden(), pytest.raises(AssertionError):
+        client.get(tile_url("events", tile, "state=reported"))  # filters not seen yet: the full path
+    assert client.get(tile_url("events", tile, "state=reported"))["X-Tile-Cache"] == "miss"
+    bad = client.get(tile_url("events", tile, "state=nonsense"))
+    assert bad.status_code == 400
+    with full_path_forbidden():
+        other = client.get(tile_url("events", lonlat_to_tile(0.1, 0, 17), "state=reported"))
+    assert other["X-Tile-Cache"] == "miss"
+    # a revalidation without an entry, and a caller seen longer ago than the memo: the full path
+    with full_path_forbidden(), pytest.raises(AssertionError):
+        client.get(tile_url("events", lonlat_to_tile(0.2, 0, 17)), HTTP_IF_NONE_MATCH='"old"')
+    mvt.forget_statements()
+    with full_path_forbidden(), pytest.raises(AssertionError):
+        client.get(tile_url("events", lonlat_to_tile(0.3, 0, 17)))
+
+
+def test_a_tile_the_lean_path_builds_is_counted_once_against_the_rate_limit():
+    client, _ = key_client("510502", rate_limit_per_minute=3)
+    codes = [client.get(tile_url("events", lonlat_to_tile(0.01 * k, 0, 17))).status_code for k in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_a_failure_building_on_the_lean_path_falls_through_uncounted():
+    from django.db import OperationalError
+
+    client, _ = key_client("510502", rate_limit_per_minute=3)
+    client.get(tile_url("events", lonlat_to_tile(0, 0, 17)))  # 1
+    _, tile = _a_tile()
+    broken = mock.patch.object(fastpath, "tile_render", side_effect=OperationalError("gone"))
+    with broken as render:
+        response = client.get(tile_url("events", tile))  # 2: counted by the full path only
+    assert render.called and response.status_code == 200 and response["X-Tile-Cache"] == "miss"
+    assert client.get(tile_url("events", lonlat_to_tile(0.01, 0, 17))).status_code == 200  # 3
+    assert client.get(tile_url("events", lonlat_to_tile(0.02, 0, 17))).status_code == 429
