@@ -33,6 +33,7 @@ import datetime as dt
 import http.client
 import math
 import os
+import re
 import statistics
 import time
 import urllib.parse
@@ -58,6 +59,7 @@ CITY = "510500000000"
 DISTRICT = "510502000000"  # 江阳区
 SHAPES = 50
 REPEATS = 5
+CELL_TABLE = re.compile(r"\bevents_event(fine)?cell")  # any of the pre-aggregated cell tables
 
 
 def _scoped():
@@ -405,6 +407,50 @@ def view_heatmaps() -> dict:
     return out
 
 
+def filtered_heatmaps() -> dict:
+    """The command center's heatmap of the city view (zoom 12) under the page's filters, as the
+    API reads them (``filter_events``, the time window of ``RangeFilter``): those the cells keep
+    (state) and those that read the points (a category, a source, a kind, a week's window)."""
+    from events.api.filters import filter_events
+    from events.models import EventCategory
+
+    base = _scoped()
+    with connection.cursor() as cur:  # the busiest minor category
+        cur.execute("SELECT category_id FROM events_event TABLESAMPLE SYSTEM (1) REPEATABLE (3) GROUP BY 1 "
+                    "ORDER BY count(*) DESC LIMIT 1")  # fmt: skip
+        category = EventCategory.objects.get(pk=cur.fetchone()[0]).code
+    now = timezone.now()
+    week = RangeFilter(since=now - dt.timedelta(days=7), until=now)
+    box, zoom = VIEWS["city_z12"]
+    grid = BinGrid.for_zoom("square", zoom)
+    area = RangeFilter(bbox=box).split()[1]
+    cases = {
+        "state (open)": (filter_events(base, {"state": "reported,verified,registered,dispatched"}), None),
+        f"category {category}": (filter_events(base, {"category": category}), None),
+        "source hotline": (filter_events(base, {"source": "hotline"}), None),
+        "kind component": (filter_events(base, {"kind": "component"}), None),
+        "last 7 days": (week.apply(base, time_field="reported_at"), None),
+        f"view + category {category}": (filter_events(base, {"category": category}), area),
+    }
+    out = {}
+    for name, (qs, shape) in cases.items():
+        with CaptureQueriesContext(connection) as captured:
+            result = heatmap(qs, grid, area=shape)
+        from_cells = any(CELL_TABLE.search(q["sql"]) for q in captured.captured_queries)
+        ours, _ = _timed(lambda qs=qs, shape=shape: heatmap(qs, grid, area=shape), 3)
+        out[name] = {
+            "events": result.count,
+            "bins": len(result.bins),
+            "from_cells": from_cells,
+            **_summary(ours),
+        }
+        print(
+            f"heatmap of the city view, {name}: {result.count:,} events, {len(result.bins):,} bins, "
+            f"median {out[name]['median_ms']:.0f} ms ({'cells' if from_cells else 'the points'})"
+        )
+    return out
+
+
 def view_clusters() -> dict:
     """Clusters (64 px) of the whole city and of the map views: summed from the cells (lone
     points looked up) against the scan of the events; the same counts per cluster are checked."""
@@ -503,7 +549,9 @@ def run() -> dict:
         out["table_bytes"] = dict(zip(("events", "transitions"), cur.fetchone(), strict=True))
     print(f"{out['events']:,} events in the city; tables {sum(out['table_bytes'].values()) / 2**30:.2f} GiB")
     # BENCH_EVENTS_PARTS=range,view runs only those parts (all by default)
-    parts = os.environ.get("BENCH_EVENTS_PARTS", "insert,range,heatmap,view,clusters,stats").split(",")
+    parts = os.environ.get("BENCH_EVENTS_PARTS", "insert,range,heatmap,view,filtered,clusters,stats").split(
+        ","
+    )
     if "insert" in parts:
         out["insert"] = insert_rate(int(os.environ.get("BENCH_INSERT", 100_000)))
     rng = np.random.default_rng(11)
@@ -513,6 +561,8 @@ def run() -> dict:
         out["heatmap"] = heatmaps()
     if "view" in parts:
         out["view_heatmap"] = view_heatmaps()
+    if "filtered" in parts:
+        out["filtered_heatmap"] = filtered_heatmaps()
     if "clusters" in parts:
         out["clusters"] = view_clusters()
     if "stats" in parts:
