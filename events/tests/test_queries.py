@@ -347,6 +347,7 @@ def test_on_time_rate_per_grid_and_district_and_ranking(operator_a_api, worked):
     ("path", "params", "fragment"),
     [
         ("", {"state": "done"}, "状态 state"),
+        ("", {"category": "T0101,X99"}, "X99"),
         ("", {"source": "phone"}, "来源 source"),
         ("", {"colour": "purple"}, "颜色 colour"),
         ("", {"overdue": "maybe"}, "overdue"),
@@ -369,6 +370,23 @@ def test_bad_input_is_a_clear_400(operator_a_api, path, params, fragment):
     assert response.status_code == 400, response.content
     body = response.json()["error"]
     assert fragment in body["message"] or fragment in str(body.get("details")), body
+
+
+def test_a_category_filter_is_its_minor_classes_ids(operator_a_api, field):
+    """A major class code means all its minor classes; the events are filtered on their own
+    column (no join of the classes, so the index — or the cells — can answer)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    minor = q(operator_a_api, count="true").json()["count"]
+    with CaptureQueriesContext(connection) as captured:
+        major = operator_a_api.get(URL, {"category": "T01", "count": "true"}).json()["count"]
+    assert minor == major == 60
+    sent = [c["sql"] for c in captured.captured_queries]
+    counts = [sql for sql in sent if "events_event" in sql and "count(" in sql.lower()]
+    assert counts and not any("events_eventcategory" in sql for sql in counts), counts
+    both = operator_a_api.get(URL, {"category": "T01,T0101", "count": "true"}).json()["count"]
+    assert both == 60
 
 
 def test_a_district_sees_only_its_own(operator_b_api, field):
