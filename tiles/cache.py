@@ -51,12 +51,12 @@ from django.core.cache import cache
 from django.db import connection
 
 from .registry import TileLayer
-from .selectors.mvt import NOW_SQL, RenderedTile, stamp_sql
+from .selectors.mvt import NOW_SQL, RenderedTile, stamp_sql, tile_render
 from .tilemath import Tile
 
 __all__ = [
     "CacheEntry", "cache_entry", "cache_put", "etag_of", "jurisdiction_key", "rendered_etag", "servable",
-    "tile_key", "tile_stamp", "ttl_of",
+    "tile_build", "tile_key", "tile_stamp",
 ]  # fmt: skip
 
 logger = logging.getLogger(__name__)
@@ -127,11 +127,18 @@ def cache_entry(key: str) -> CacheEntry | None:
         return None
 
 
-def ttl_of(volatile: bool) -> int:
-    """How long a tile built now is kept at most: a volatile one (filters that move with the
-    clock) briefly, any other until the data changes or ``TILE_CACHE_TTL_S``."""
-    cfg = settings.CIVGRID
-    return cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"]
+def tile_build(
+    layer: TileLayer, tile: Tile, qs, key: str, *, volatile: bool, memo=None
+) -> tuple[RenderedTile, str]:
+    """The tile built (:func:`tiles.selectors.mvt.tile_render`) and its ETag, kept under
+    ``key`` — briefly if ``volatile`` (filters that move with the clock), otherwise until the
+    data changes, its next turn or ``TILE_CACHE_TTL_S``; a live layer is never kept. The one
+    way both the full view and the lean path build a tile."""
+    rendered = tile_render(layer, tile, qs, memo)
+    if not layer.live:
+        cfg = settings.CIVGRID
+        cache_put(key, rendered, cfg["TILE_VOLATILE_TTL_S"] if volatile else cfg["TILE_CACHE_TTL_S"])
+    return rendered, rendered_etag(key, rendered)
 
 
 def cache_put(key: str, rendered: RenderedTile, ttl: int) -> None:

@@ -27,7 +27,7 @@ without credentials never matches.
 **Same answer.** The cache key and the prepared queryset hold the jurisdiction (and the personal
 variant of a layer: families' exact points only for ``personal:read``), the ETag the change stamp
 and the tile's next turn, all computed by the same functions as the full path (:mod:`tiles.cache`,
-:func:`tiles.selectors.mvt.tile_render`); API keys are counted against their rate limit here too
+:func:`tiles.cache.tile_build`); API keys are counted against their rate limit here too
 (over it: the full path answers 429).
 """
 
@@ -49,7 +49,7 @@ from accounts.permissions import Principal
 
 from . import cache as tile_cache
 from .registry import TileLayer, get_layer
-from .selectors.mvt import prepared_queryset, rows_key, tile_render
+from .selectors.mvt import prepared_queryset, rows_key
 from .tilemath import MAX_ZOOM, Tile
 
 __all__ = [
@@ -205,12 +205,11 @@ def cached_tile(request: HttpRequest) -> HttpResponse | None:
     from .views import tile_response
 
     try:
-        rendered = tile_render(layer, tile, qs, memo)
+        rendered, etag = tile_cache.tile_build(layer, tile, qs, key, volatile=False, memo=memo)
     except Exception:  # the full path tries again and answers (and counts) it
         _uncount(counter)
         raise
-    tile_cache.cache_put(key, rendered, tile_cache.ttl_of(False))
-    response = tile_response(rendered.data, tile_cache.rendered_etag(key, rendered), layer, False)
+    response = tile_response(rendered.data, etag, layer, False)
     response["X-Tile-Cache"] = "miss"
     return response
 

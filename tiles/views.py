@@ -19,7 +19,7 @@ from . import api_schema as doc
 from . import cache as tile_cache
 from .fastpath import remember, seen_by_lean_path
 from .registry import TileLayer, get_layer, layers
-from .selectors.mvt import layer_queryset, moves_with_clock, rows_key, tile_render
+from .selectors.mvt import layer_queryset, moves_with_clock, rows_key
 from .selectors.tilejson import tilejson
 from .tilemath import MAX_ZOOM, Tile
 
@@ -130,11 +130,8 @@ class TileView(LayerView):
             if etag in sent:
                 return tile_response(b"", etag, the_layer, volatile, status=304)
         if data is None:
-            rendered = tile_render(the_layer, tile, qs, memo)
+            rendered, etag = tile_cache.tile_build(the_layer, tile, qs, key, volatile=volatile, memo=memo)
             data, state = rendered.data, "miss"
-            etag = tile_cache.rendered_etag(key, rendered)
-            if not the_layer.live:
-                tile_cache.cache_put(key, rendered, tile_cache.ttl_of(volatile))
         response = tile_response(data, etag, the_layer, volatile)
         response["X-Tile-Cache"] = state
         return response

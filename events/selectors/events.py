@@ -122,7 +122,7 @@ def category_ids(category: str) -> list[int]:
             code="unknown_category",
             details={"unknown": sorted(unknown)},
         )
-    return sorted({pk for pk, _, _ in rows if pk is not None})
+    return sorted({pk for pk, _, _ in rows})
 
 
 def event_get(*, event_id: int, jurisdiction: Jurisdiction) -> Event:
