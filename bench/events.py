@@ -59,7 +59,7 @@ CITY = "510500000000"
 DISTRICT = "510502000000"  # 江阳区
 SHAPES = 50
 REPEATS = 5
-CELL_TABLE = re.compile(r"\bevents_event(fine)?cell")  # any of the pre-aggregated cell tables
+CELL_TABLE = re.compile(r"\bevents_event\w*cell")  # any of the pre-aggregated cell tables
 
 
 def _scoped():

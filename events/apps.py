@@ -9,9 +9,19 @@ class EventsConfig(AppConfig):
         from accounts.audit import AUDITED
         from gis_core.selectors.density import CellCounts, register_cell_counts
 
-        from .models import CELL_M, FINE_CELL_M, Event, EventCell, EventCellTotal, EventFineCell
+        from .models import (
+            CELL_M,
+            FINE_CELL_M,
+            WIDE_CELL_M,
+            Event,
+            EventCell,
+            EventCellTotal,
+            EventClassCell,
+            EventDayCell,
+            EventFineCell,
+        )
 
-        # heatmaps of events sum the cells kept by triggers when the filters allow (migration 0003)
+        # heatmaps of events sum the cells kept by one trigger when the filters allow (migration 0009)
         register_cell_counts(
             Event,
             CellCounts(
@@ -33,6 +43,32 @@ class EventsConfig(AppConfig):
             Event,
             CellCounts(
                 EventFineCell, size=FINE_CELL_M, fields=frozenset({"grid_code", "region_code", "state"})
+            ),
+        )
+        # what the grid-keyed cells do not keep, per wide cell and community (0010): the heatmap of
+        # a category, kind or source, and the whole days of a window to the minute
+        community = (("grid_code", "region_code", 12),)  # a unit grid's code begins with its community's
+        register_cell_counts(
+            Event,
+            CellCounts(
+                EventClassCell,
+                size=WIDE_CELL_M,
+                fields=frozenset({"region_code", "state", "category", "kind", "source"}),
+                prefixes=community,
+                fallback=True,
+            ),
+        )
+        register_cell_counts(
+            Event,
+            CellCounts(
+                EventDayCell,
+                size=WIDE_CELL_M,
+                fields=frozenset({"region_code", "state", "reported_at"}),
+                time_field="reported_at",
+                time_unit="day",
+                tz="Asia/Shanghai",
+                prefixes=community,
+                fallback=True,
             ),
         )
 

@@ -187,9 +187,10 @@ class Event(models.Model):
     component_code = models.CharField("部件编码", max_length=40, blank=True)
     state = models.CharField("状态", max_length=16, choices=EventState.choices, default="reported")
     resume_state = models.CharField("挂起前状态", max_length=16, blank=True)
+    # indexed where set only (Meta.indexes): a fresh report has none, and bulk uploads are fresh reports
     department = models.ForeignKey(
         Department, verbose_name="处置部门", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="events",
+        related_name="events", db_index=False,
     )  # fmt: skip
     reported_at = models.DateTimeField("上报时间")
     # the clock of the current step (None: no limit for it, or stopped)
@@ -228,6 +229,9 @@ class Event(models.Model):
                 fields=["duplicate_of"],
                 name="event_duplicate_of_idx",
                 condition=Q(duplicate_of__isnull=False),
+            ),
+            models.Index(
+                fields=["department"], name="event_department_idx", condition=Q(department__isnull=False)
             ),
         ]
         constraints = [
@@ -273,7 +277,11 @@ class EventTransition(models.Model):
         verbose_name_plural = "事件流转记录"
         ordering = ["event", "at", "id"]
         indexes = [
-            models.Index(fields=["action", "at"], name="event_transition_action_idx"),
+            # what the statistics read (the ends of steps): every event's report is left out, so a
+            # fresh report adds no entry here (its time is the event's reported_at)
+            models.Index(
+                fields=["action", "at"], name="event_transition_step_idx", condition=~Q(action="report")
+            ),
             models.Index(
                 fields=["department"], name="event_transition_dept_idx", condition=Q(department__isnull=False)
             ),
@@ -371,7 +379,8 @@ class NotificationRead(models.Model):
 
 
 class _Cells(models.Model):
-    """What both tables of event counts per web-mercator cell hold (kept by triggers on write)."""
+    """What the tables of event counts per web-mercator cell hold (kept by one trigger on write, keyed by
+    their cells: each concrete table declares its composite primary key)."""
 
     i = models.IntegerField()
     j = models.IntegerField()
@@ -395,28 +404,25 @@ class EventCell(_Cells):
     A cell is ``CELL_M`` map metres square (32 screen pixels at zoom 14, ~268 m on the
     ground at 29°N), numbered as the heatmap numbers square bins (``floor(x / size)``), so
     the bins of zoom 14 and below are exact unions of cells. ``reported_at`` is the
-    start of the month (Beijing time) the events were reported in. Statement triggers on
-    ``events_event`` (migration 0003) add and subtract on every insert (COPY included),
+    start of the month (Beijing time) the events were reported in. One statement trigger on
+    ``events_event`` (migration 0009; the table is 0003's) adds and subtracts on every insert (COPY included),
     update and delete, so the cells always hold what the events table holds; the heatmap
     sums them when the filters allow (:mod:`events.cells`). ``sum_x``/``sum_y`` are the
     sums of the points' mercator coordinates (centroids of aggregated tile cells).
     """
 
+    pk = models.CompositePrimaryKey("i", "j", "grid_code", "region_code", "state", "reported_at")
     reported_at = models.DateTimeField("上报月份")
 
     class Meta:
         verbose_name = "事件热力格"
         verbose_name_plural = "事件热力格"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["i", "j", "grid_code", "region_code", "state", "reported_at"], name="event_cell_key"
-            )
-        ]
 
 
 class EventCellTotal(_Cells):
     """Events counted per cell of ``CELL_M``, unit grid and state — no month — kept on write
-    like :class:`EventCell` (migration 0008): the same cells summed over every month.
+    by the same trigger as :class:`EventCell` (table from migration 0008): the same cells
+    summed over every month.
 
     What a map without a time window reads: a city view's heatmap, a range count's inside
     cells, the aggregated tiles below zoom 13. The month multiplies the rows of
@@ -425,14 +431,11 @@ class EventCellTotal(_Cells):
     :class:`EventCell`.
     """
 
+    pk = models.CompositePrimaryKey("i", "j", "grid_code", "region_code", "state")
+
     class Meta:
         verbose_name = "事件热力格（不分月）"
         verbose_name_plural = "事件热力格（不分月）"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["i", "j", "grid_code", "region_code", "state"], name="event_cell_total_key"
-            )
-        ]
 
 
 #: side of an EventFineCell: an eighth of CELL_M (32 px at zoom 17), exactly (a power of two)
@@ -441,7 +444,8 @@ FINE_CELL_M = CELL_M / 8
 
 class EventFineCell(_Cells):
     """Events counted per fine web-mercator cell (``FINE_CELL_M``, ~33 m on the ground at 29°N),
-    unit grid and state — no month — kept on write like :class:`EventCell` (migration 0006).
+    unit grid and state — no month — kept on write by the same trigger as :class:`EventCell`
+    (table from migration 0006).
 
     What the coarse cells are too coarse for: aggregated event tiles at zooms 13–15 (their
     32-per-tile bins are 2–8 fine cells) and the edge of a range (a circle's count sums the
@@ -450,11 +454,64 @@ class EventFineCell(_Cells):
     cells or the scan.
     """
 
+    pk = models.CompositePrimaryKey("i", "j", "grid_code", "region_code", "state")
+
     class Meta:
         verbose_name = "事件细热力格"
         verbose_name_plural = "事件细热力格"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["i", "j", "grid_code", "region_code", "state"], name="event_fine_cell_key"
-            )
-        ]
+
+
+#: side of the cells by class and by day: four coarse cells (32 px at zoom 12, the bins of a city view)
+WIDE_CELL_M = CELL_M * 4
+
+
+class _RegionCells(models.Model):
+    """Event counts per wide cell (``WIDE_CELL_M``), community and state, kept by the cells'
+    trigger (migration 0010), for the filters the grid-keyed cells do not keep. No unit grid:
+    a jurisdiction of regions is a prefix of the community code (a unit grid's code begins with
+    its community's, CJ/T 213); a field worker's list of grids takes the other cells or the points."""
+
+    i = models.IntegerField()
+    j = models.IntegerField()
+    region_code = models.CharField("社区", max_length=12)
+    state = models.CharField("状态", max_length=16, choices=EventState.choices)
+    n = models.IntegerField("事件数")
+    sum_x = models.FloatField()
+    sum_y = models.FloatField()
+
+    class Meta:
+        abstract = True
+
+    class Scope:  # read by accounts.scoping
+        region_field = "region_code"
+
+
+class EventClassCell(_RegionCells):
+    """Events counted per wide cell, community, state, minor class, kind and source — no month:
+    the command center's heatmap of a category, a kind or a source (the class leads the key,
+    so one category's cells are one range of it)."""
+
+    pk = models.CompositePrimaryKey("category_id", "source", "state", "i", "j", "region_code", "kind")
+    category = models.ForeignKey(
+        EventCategory, verbose_name="小类", on_delete=models.DO_NOTHING, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    kind = models.CharField("类型", max_length=16, choices=EventKind.choices)
+    source = models.CharField("来源", max_length=16, choices=EventSource.choices)
+
+    class Meta:
+        verbose_name = "事件分类热力格"
+        verbose_name_plural = "事件分类热力格"
+
+
+class EventDayCell(_RegionCells):
+    """Events counted per wide cell, community, state and day (Beijing time): a time window to
+    the minute (the last 7 days) sums its whole days here and reads only the points of the
+    two part-days at its edges. The day leads the key: a window is one range of it."""
+
+    pk = models.CompositePrimaryKey("reported_at", "i", "j", "region_code", "state")
+    reported_at = models.DateTimeField("上报日")
+
+    class Meta:
+        verbose_name = "事件逐日热力格"
+        verbose_name_plural = "事件逐日热力格"

@@ -723,9 +723,8 @@ def events_load_mode() -> Iterator[None]:
                 cursor.execute(ddl)
             # the load updated each heatmap cell once per chunk: rewrite them compactly, in cell
             # order (the heatmap reads the whole table, a tile a range of its key)
-            for cells in (EventCell, EventCellTotal, EventFineCell):
-                (key,) = cells._meta.constraints  # the unique key the triggers upsert on
-                cursor.execute(f"CLUSTER {cells._meta.db_table} USING {key.name}")
+            for cells in (EventCell, EventCellTotal, EventFineCell):  # keyed by their cells (0009)
+                cursor.execute(f"CLUSTER {cells._meta.db_table} USING {cells._meta.db_table}_pkey")
 
 
 def events_bulk_create(

@@ -1,5 +1,5 @@
 """Pre-aggregated event cells (events.EventCell, EventCellTotal and EventFineCell, kept by the
-triggers of migrations 0003, 0008 and 0006) and
+one trigger of migration 0009) and
 the heatmap that sums them (gis_core.selectors.density, CellCounts): the same bins and the
 same totals as the scan of the events, after reports, bulk loads, state changes and
 deletes, under jurisdiction scoping; filters the cells cannot answer take the scan."""
@@ -16,7 +16,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.scoping import Jurisdiction
-from events.models import CELL_M, FINE_CELL_M, Event, EventCell, EventCellTotal, EventFineCell
+from events.models import (
+    CELL_M,
+    FINE_CELL_M,
+    WIDE_CELL_M,
+    Event,
+    EventCategory,
+    EventCell,
+    EventCellTotal,
+    EventClassCell,
+    EventDayCell,
+    EventFineCell,
+)
 from events.selectors.events import events_filter, events_visible
 from events.services.bulk import BulkEvents, events_bulk_create
 from events.services.lifecycle import event_transition
@@ -35,7 +46,7 @@ def _heatmaps(qs, grid: BinGrid):
     """(the heatmap as served, the heatmap from the scan of the events, whether cells served it)."""
     with CaptureQueriesContext(connection) as captured:
         served = heatmap(qs, grid)
-    used = any("events_eventcell" in q["sql"] for q in captured.captured_queries)
+    used = any(re.search(r"\bevents_event\w*cell", q["sql"]) for q in captured.captured_queries)
     saved = dict(density._CELLS)
     density._CELLS.clear()
     try:
@@ -85,6 +96,22 @@ def _cells_match_events() -> None:
     assert total == totals
     fine = {(c.i, c.j, c.grid_code, c.region_code, c.state): c.n for c in EventFineCell.objects.all()}
     assert fine == fine_events
+    wide = f"""floor(6378137.0 * radians(ST_X(geom)) / {WIDE_CELL_M})::int,
+        floor(6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(geom)) / 2)) / {WIDE_CELL_M})::int"""
+    with connection.cursor() as cur:
+        cur.execute(f"""SELECT {wide}, region_code, state, category_id, kind, source, count(*)
+            FROM events_event GROUP BY 1, 2, 3, 4, 5, 6, 7""")
+        class_events = {tuple(r[:7]): r[7] for r in cur.fetchall()}
+        cur.execute(f"""SELECT {wide}, region_code, state, date_trunc('day', reported_at, 'Asia/Shanghai'),
+            count(*) FROM events_event GROUP BY 1, 2, 3, 4, 5""")
+        day_events = {tuple(r[:5]): r[5] for r in cur.fetchall()}
+    classes = {
+        (c.i, c.j, c.region_code, c.state, c.category_id, c.kind, c.source): c.n
+        for c in EventClassCell.objects.all()
+    }
+    assert classes == class_events
+    days = {(c.i, c.j, c.region_code, c.state, c.reported_at): c.n for c in EventDayCell.objects.all()}
+    assert days == day_events
 
 
 def _report(who, category, lon: float, lat: float, at: dt.datetime) -> Event:
@@ -115,8 +142,10 @@ def spread(db, root, category) -> list[Event]:
 
 def test_cell_size_is_the_heatmap_bin_of_32_px_at_zoom_14():
     assert BinGrid.for_zoom("square", 14).size == CELL_M
-    migration = (Path(__file__).parents[1] / "migrations" / "0003_event_cells.py").read_text("utf-8")
-    assert float(re.search(r"CELL_M = ([0-9.]+)", migration).group(1)) == CELL_M
+    for name in ("0003_event_cells", "0009_cells_one_trigger"):  # made the cells; keeps them now
+        migration = (Path(__file__).parents[1] / "migrations" / f"{name}.py").read_text("utf-8")
+        assert float(re.search(r"\bCELL_M = ([0-9.]+)", migration).group(1)) == CELL_M
+    assert float(re.search(r"FINE_CELL_M = ([0-9.]+)", migration).group(1)) == FINE_CELL_M
 
 
 def test_reports_are_counted_in_cells_and_the_heatmap_sums_them(spread):
@@ -147,24 +176,100 @@ def test_filters_the_cells_do_not_keep_take_the_scan(spread, category):
     district = events_visible(Jurisdiction(region_code=A_CODE))
     square = BinGrid.for_zoom("square", 12)
     e = spread[0]
+    finer = BinGrid.for_zoom("square", 13)  # finer than the cells by class and by day
     cases = [
-        (events_filter(district, category=category.code), square),
-        (events_filter(district, sources="field"), square),
+        (events_filter(district, category=category.code), finer),
+        (events_filter(district, sources="field"), finer),
         (RangeFilter(circle=Circle(e.geom.x, e.geom.y, 2000)).apply(district), square),
         (
             RangeFilter(since=local(2024, 5, 3), until=local(2024, 6, 1)).apply(
                 district, time_field="reported_at"
             ),
-            square,
+            finer,
         ),  # a window edge inside a month
+        (
+            RangeFilter(since=local(2024, 5, 3, 9), until=local(2024, 5, 3, 18)).apply(
+                district, time_field="reported_at"
+            ),
+            square,
+        ),  # no whole day inside the window
+        (events_filter(district.filter(grid_code__in=[e.grid_code]), category=category.code), square),
+        (
+            RangeFilter(since=local(2024, 5, 3, 9)).apply(
+                events_filter(district, category=category.code), time_field="reported_at"
+            ),
+            square,
+        ),  # a category and a window: no table keeps both
         (district.filter(pk__in=[e.pk]), square),
         (district.filter(pk__in=Event.objects.filter(state="reported").values("pk")), square),
         (district, BinGrid.for_zoom("hex", 12)),
-        (district, BinGrid.for_zoom("square", 15)),  # finer than a cell
+        (district, BinGrid.for_zoom("square", 18)),  # finer than the fine cells
         (district, BinGrid.for_zoom("square", 12, bin_px=24)),  # not a power of two of cells
     ]
     for qs, grid in cases:
         _same(qs, grid, cells=False)
+
+
+@pytest.fixture
+def mixed(spread, root) -> list[Event]:
+    """Besides ``spread`` (one test class, field staff), 30 reports of a seed event class and a
+    seed component class, by hotline and web, at any hour of May 2024."""
+    event_class = EventCategory.objects.filter(kind="event", parent__isnull=False).order_by("code").first()
+    component = EventCategory.objects.filter(kind="component", parent__isnull=False).order_by("code").first()
+    rng = np.random.default_rng(7)
+    made = []
+    for k in range(30):
+        base = spread[k % len(spread)].geom
+        cat = (event_class, component)[k % 2]
+        data = ReportInput(
+            category=cat.code,
+            description="测试分类热力格",
+            point=(base.x + rng.normal(0, 2e-3), base.y + rng.normal(0, 2e-3)),
+            reported_at=local(2024, 5, 1 + k % 28, k % 24, 7 * k % 60),
+            source=("hotline", "web")[k % 3 % 2],
+        )
+        made.append(event_report(principal=root, data=data, now=data.reported_at).event)
+    return made
+
+
+def test_a_category_kind_source_or_window_to_the_minute_sums_the_wide_cells(mixed, category):
+    """What the grid-keyed cells do not keep is summed from the cells by class and by day (wide
+    cells, 32 px at zoom 12): the same bins and totals as the scan, for a district's and the
+    city's jurisdiction (their region prefixes scope the community codes), at zoom 12 and
+    coarser; a window to the minute sums its whole days and reads its two part-days."""
+    _cells_match_events()
+    seeded = mixed[1].category
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    city = events_visible(Jurisdiction(region_code="510500000000"))
+    for grid in (BinGrid.for_zoom("square", 12), BinGrid.for_zoom("square", 10)):
+        for qs in (district, city):
+            assert _same(events_filter(qs, category=category.code), grid, cells=True) == 40
+            assert (
+                _same(events_filter(qs, category=seeded.parent.code), grid, cells=True) >= 10
+            )  # a major class
+            assert _same(events_filter(qs, kind="component"), grid, cells=True) >= 10
+            assert _same(events_filter(qs, sources="hotline"), grid, cells=True) >= 10
+            assert _same(events_filter(qs, category=category.code, states="reported"), grid, cells=True) == 40
+            week = RangeFilter(since=local(2024, 5, 3, 9, 30), until=local(2024, 5, 10, 16, 45))
+            assert _same(week.apply(qs, time_field="reported_at"), grid, cells=True) >= 10
+            since = RangeFilter(since=local(2024, 5, 20, 17, 5))  # open-ended
+            assert _same(since.apply(qs, time_field="reported_at"), grid, cells=True) >= 20
+    # a map view of a category: the wide cells inside it, the points of the wide cells on its edge
+    e = mixed[0]
+    shape = RangeFilter(bbox=(e.geom.x - 0.03, e.geom.y - 0.03, e.geom.x + 0.03, e.geom.y + 0.03)).split()[1]
+    grid = BinGrid.for_zoom("square", 12)
+    qs = events_filter(city, category=category.code)
+    with CaptureQueriesContext(connection) as captured:
+        served = heatmap(qs, grid, area=shape)
+    assert any("events_eventclasscell" in q["sql"] for q in captured.captured_queries)
+    truth = heatmap(shape.narrow(qs, "geom"), grid)
+    saved = dict(density._CELLS)
+    density._CELLS.clear()
+    try:
+        scanned = heatmap(shape.narrow(qs, "geom"), grid)
+    finally:
+        density._CELLS.update(saved)
+    assert _bins(served) == _bins(scanned) and served.count == truth.count == scanned.count > 0
 
 
 def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
@@ -185,6 +290,13 @@ def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
     assert not EventFineCell.objects.filter(n__lte=0).exists()
     assert not EventCellTotal.objects.filter(n__lte=0).exists()
     _same(district, grid, cells=True)
+    assert EventClassCell.objects.exists() and EventDayCell.objects.exists()
+    with connection.cursor() as cur:  # a truncate empties every cell table
+        cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred key checks first
+        cur.execute("TRUNCATE events_event CASCADE")
+    assert not any(
+        m.objects.exists() for m in (EventCell, EventCellTotal, EventFineCell, EventClassCell, EventDayCell)
+    )
 
 
 _UPDATES = "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname LIKE %s"
@@ -202,6 +314,8 @@ def test_cell_counts_change_in_place(spread, root, category):
             "events_eventcell": ["fillfactor=75"],
             "events_eventcelltotal": ["fillfactor=75"],
             "events_eventfinecell": ["fillfactor=75"],
+            "events_eventclasscell": ["fillfactor=75"],
+            "events_eventdaycell": ["fillfactor=75"],
         }
         cur.execute(_UPDATES, ["events_event%cell%"])
         before = {name: (upd, hot) for name, upd, hot in cur.fetchall()}

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -216,7 +216,14 @@ class CellCounts:
     ``model`` has ``i``, ``j`` (``floor(x / size)``, as :meth:`BinGrid.cells_sql`) and ``n``,
     and the ``fields`` of the point model it is keyed by, under the same names (so a filter
     on them means the same on both tables). ``time_field`` is one of them, truncated to the
-    start of its ``time_unit`` in ``tz``: a time window on whole periods only.
+    start of its ``time_unit`` (``day`` or ``month``) in ``tz``: a time window on whole periods only.
+
+    ``prefixes``: (field of the point model, field of the cells, length) — a ``startswith``
+    lookup on the former with a value of at most that many characters means the same on the
+    latter (a unit grid's code begins with its community's, CJ/T 213: a jurisdiction of regions
+    scopes cells keyed by community). ``fallback`` cells are asked only after the model's
+    others, and only for bins (heatmaps, tiles), not for ranges' edges or statistics: tables
+    keyed for the filters the others do not keep, larger than the others for the filters they do.
     """
 
     model: type[Model]
@@ -226,18 +233,33 @@ class CellCounts:
     time_field: str | None = None
     time_unit: str = "month"
     tz: str = "Asia/Shanghai"
+    prefixes: tuple[tuple[str, str, int], ...] = ()
+    fallback: bool = False
+
+    def period_start(self, moment: datetime, *, after: bool = False) -> datetime:
+        """The start of the period holding ``moment`` (aware), or with ``after`` the first start
+        at or after it."""
+        zone = ZoneInfo(self.tz)
+        day = moment.astimezone(zone).date()
+        if self.time_unit == "month":
+            day = day.replace(day=1)
+        start = datetime.combine(day, time(), zone)
+        if after and start != moment:
+            month = self.time_unit == "month"
+            start = datetime.combine(
+                (day + timedelta(days=32)).replace(day=1) if month else day + timedelta(days=1), time(), zone
+            )
+        return start
 
     def aligned(self, moment: datetime) -> bool:
         """Whether ``moment`` starts a period of the cells (a window edge they can answer)."""
-        if not isinstance(moment, datetime) or moment.tzinfo is None:
+        if (
+            not isinstance(moment, datetime)
+            or moment.tzinfo is None
+            or self.time_unit not in ("day", "month")
+        ):
             return False
-        local = moment.astimezone(ZoneInfo(self.tz))
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        if self.time_unit == "month":
-            start = start.replace(day=1)
-        elif self.time_unit != "day":
-            return False
-        return local == start
+        return self.period_start(moment) == moment
 
 
 #: per point model, its cell tables, coarsest first
@@ -250,7 +272,7 @@ def register_cell_counts(point_model: type[Model], cells: CellCounts) -> None:
     Of two tables of one size, the one without a time field is asked first (it has fewer rows:
     the periods summed); the one with it answers the time windows."""
     tables = [c for c in _CELLS.get(point_model, []) if c.model is not cells.model] + [cells]
-    _CELLS[point_model] = sorted(tables, key=lambda c: (-c.size, c.time_field is not None))
+    _CELLS[point_model] = sorted(tables, key=lambda c: (c.fallback, -c.size, c.time_field is not None))
 
 
 def _cell_q(node: WhereNode, cells: CellCounts, base: str) -> Q | None:
@@ -283,6 +305,9 @@ def _lookup_q(lookup: Lookup, cells: CellCounts) -> Q | None:
         empty = kind == "in" and isinstance(value, list | tuple | set | frozenset) and not value
         return Q(pk__in=[]) if empty else None
     if name not in cells.fields:
+        alias = next(((to, width) for on, to, width in cells.prefixes if on == name), None)
+        if alias and kind == "startswith" and isinstance(value, str) and len(value) <= alias[1]:
+            return Q(**{f"{alias[0]}__startswith": value})
         return None
     if name == cells.time_field and not (kind in ("gte", "lt") and cells.aligned(value)):
         return None
@@ -323,6 +348,8 @@ def _levels(qs: QuerySet, point_field: str) -> list[tuple[CellCounts, QuerySet]]
     cells counting exactly the rows of ``qs``."""
     out = []
     for cells in _CELLS.get(qs.model, []):
+        if cells.fallback:
+            continue
         if point_field == cells.point_field and (found := cell_queryset(qs, cells)) is not None:
             out.append((cells, found))
     return out
@@ -380,12 +407,15 @@ def _points_sql(
 
 
 def _answering_cells(
-    qs: QuerySet, grid: BinGrid, point_field: str
+    qs: QuerySet, grid: BinGrid, point_field: str, *, fallback: bool = True
 ) -> tuple[CellCounts, int, QuerySet] | None:
     """The model's coarsest cells of which bins of ``grid`` are whole powers of two and that
     answer ``qs``, log2 of a bin's width in them, and the cells counting exactly the rows of
-    ``qs`` — or None when no cells can answer bins of ``grid`` for ``qs``."""
+    ``qs`` — or None when no cells can answer bins of ``grid`` for ``qs``. ``fallback``: the
+    fallback cells may answer too."""
     for cells in _CELLS.get(qs.model, []):
+        if cells.fallback and not fallback:
+            continue
         shift = _cell_factor(grid, cells) if point_field == cells.point_field else None
         if shift is not None and (found := cell_queryset(qs, cells)) is not None:
             return cells, shift, found
@@ -432,6 +462,93 @@ def _cells_sql(qs: QuerySet, grid: BinGrid, point_field: str, max_bins: int) -> 
         SELECT i, j, n, NULL::float8 AS w FROM bins ORDER BY i, j LIMIT %s""",
         (*params, max_bins + 1),
     )
+
+
+def _window(qs: QuerySet, field: str) -> tuple[QuerySet, datetime | None, datetime | None] | None:
+    """``qs`` without its time window on ``field`` (the ``gte``/``lt`` lookups of the range
+    filter, at the top of its conditions) and the window's edges, or None without one."""
+    where = qs.query.where
+    if where.connector != "AND" or where.negated:
+        return None
+    edges: dict[str, Any] = {}
+    keep = []
+    for k, child in enumerate(where.children):
+        if (
+            isinstance(child, Lookup)
+            and isinstance(child.lhs, Col)
+            and child.lhs.alias == qs.query.get_initial_alias()
+            and child.lhs.target.name == field
+            and child.lookup_name in ("gte", "lt")
+            and child.lookup_name not in edges
+            and isinstance(child.rhs, datetime)
+            and child.rhs.tzinfo is not None
+        ):
+            edges[child.lookup_name] = child.rhs
+        else:
+            keep.append(k)
+    if not edges:
+        return None
+    base = qs.all()
+    base.query.where.children = [base.query.where.children[k] for k in keep]
+    return base, edges.get("gte"), edges.get("lt")
+
+
+def _window_cells_sql(
+    qs: QuerySet, grid: BinGrid, point_field: str, max_bins: int
+) -> tuple[str, tuple] | None:
+    """A heatmap under a time window with an edge inside the cells' periods (the last 7 days
+    to this minute): the whole periods inside the window summed from the cells, the two
+    slivers at its edges (less than a period each) from their points. None when no cells
+    kept by period answer the rest of the filters, or the window holds no whole period."""
+    periods = [c for c in _CELLS.get(qs.model, []) if c.time_field is not None]
+    for cells in sorted(periods, key=lambda c: c.time_unit != "day"):  # the shortest edges first
+        if cells.point_field != point_field or _cell_factor(grid, cells) is None:
+            continue
+        found = _window(qs, cells.time_field)
+        if found is None:
+            return None
+        base, since, until = found
+        inner_since = None if since is None else cells.period_start(since, after=True)
+        inner_until = None if until is None else cells.period_start(until)
+        if inner_since is not None and inner_until is not None and inner_since >= inner_until:
+            continue  # no whole period inside: a finer one may have one
+        field = cells.time_field
+        whole = base
+        if inner_since is not None:
+            whole = whole.filter(**{f"{field}__gte": inner_since})
+        if inner_until is not None:
+            whole = whole.filter(**{f"{field}__lt": inner_until})
+        parts = [_cells_sql(whole, grid, point_field, max_bins)]
+        if parts[0] is None:
+            continue
+        if since is not None and since < inner_since:
+            parts.append(
+                _points_sql(
+                    base.filter(**{f"{field}__gte": since, f"{field}__lt": inner_since}),
+                    grid,
+                    point_field,
+                    None,
+                    max_bins,
+                )
+            )
+        if until is not None and inner_until < until:
+            parts.append(
+                _points_sql(
+                    base.filter(**{f"{field}__gte": inner_until, f"{field}__lt": until}),
+                    grid,
+                    point_field,
+                    None,
+                    max_bins,
+                )
+            )
+        parts = [p for p in parts if p is not None]
+        sql = " UNION ALL ".join(f"({part})" for part, _ in parts)
+        return (
+            f"""SELECT i, j, sum(n)::bigint AS n, NULL::float8 AS w FROM ({sql}) AS u
+            GROUP BY i, j ORDER BY i, j LIMIT %s""",
+            (*(p for _, params in parts for p in params), max_bins + 1),
+        )
+    return None
 
 
 class _InBoxes(Func):
@@ -575,11 +692,15 @@ def _area_cells_sql(
 ) -> tuple[str, tuple] | None:
     """The heatmap of the points of ``qs`` inside ``area`` from the cells wholly inside it and
     the points along its edge (:func:`_area_rows_sql`), or None when the cells cannot answer."""
-    answering = _answering_cells(qs, grid, point_field)
-    if answering is None:
+    answering = _answering_cells(qs, grid, point_field, fallback=False)
+    if answering is not None:
+        top, shift, _ = answering
+        levels = [(c, f) for c, f in _levels(qs, point_field) if c.size <= top.size]
+    elif (answering := _answering_cells(qs, grid, point_field)) is not None:
+        top, shift, found = answering  # a fallback table alone: its whole cells, its edge cells' points
+        levels = [(top, found)]
+    else:
         return None
-    top, shift, _ = answering
-    levels = [(c, f) for c, f in _levels(qs, point_field) if c.size <= top.size]
     rows = _area_rows_sql(qs, levels, area, point_field, shift)
     if rows is None:
         return None
@@ -631,6 +752,8 @@ def heatmap(
             qs = area.narrow(qs, point_field)
     if built is None and weight_field is None:
         built = _cells_sql(qs, grid, point_field, max_bins)
+    if built is None and weight_field is None and area is None:
+        built = _window_cells_sql(qs, grid, point_field, max_bins)
     if built is None:
         built = _points_sql(qs, grid, point_field, weight_field, max_bins)
     if built is None:
