@@ -403,7 +403,13 @@ def _both(fn, *, tables: bool = False):
     with CaptureQueriesContext(connection) as captured:
         served = fn()
     sql = " ".join(q["sql"] for q in captured.captured_queries)
-    tables_ = ("events_eventcell", "events_eventcelltotal", "events_eventfinecell")
+    tables_ = (
+        "events_eventcell",
+        "events_eventcelltotal",
+        "events_eventfinecell",
+        "events_eventclasscell",
+        "events_eventdaycell",
+    )
     found = {t for t in tables_ if f'"{t}"' in sql}
     used = found if tables else bool(found & {"events_eventcell", "events_eventcelltotal"})
     saved = dict(density._CELLS)
@@ -640,7 +646,7 @@ def _same_clusters(served, scanned, cell_m: float) -> int:
     return sum(c.count == 1 for c in served)
 
 
-def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
+def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api, category):
     """Square clusters whose bins are powers of two of the cells: summed from the finest cells
     answering the filters (fine cells; the month cells under a time window), in a map view from
     its whole cells and its edge's points — the same clusters as the scan, lone ids included."""
@@ -664,6 +670,18 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
     served, scanned, used = _both(lambda: clusters(march, BinGrid.for_zoom("square", 13, 64)), tables=True)
     assert used == {"events_eventcell"}
     _same_clusters(served, scanned, CELL_M)
+    # a category: only the cells by class answer (wide cells, two a bin at zoom 12 — coarser bboxes),
+    # in a map view too (its whole wide cells, its edge's points)
+    of_class = events_filter(district, category=category.code)
+    grid = BinGrid.for_zoom("square", 12, 64)
+    served, scanned, used = _both(lambda: clusters(of_class, grid), tables=True)
+    assert used == {"events_eventclasscell"} and sum(c.count for c in served) == of_class.count() > 0
+    _same_clusters(served, scanned, WIDE_CELL_M)
+    lon, lat = dense.mean(axis=0)
+    rest, area = RangeFilter(bbox=(lon - 0.05, lat - 0.04, lon + 0.05, lat + 0.04)).split()
+    served, scanned, used = _both(lambda: clusters(rest.apply(of_class), grid, area=area), tables=True)
+    assert used == {"events_eventclasscell"}
+    _same_clusters(served, scanned, WIDE_CELL_M)
     # a field worker's grids: scoped in the cells as in the scan
     worker = events_visible(Jurisdiction(grid_codes=tuple(district.values_list("grid_code", flat=True)[:3])))
     served, scanned, used = _both(lambda: clusters(worker, BinGrid.for_zoom("square", 15, 64)), tables=True)

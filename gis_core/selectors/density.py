@@ -35,8 +35,12 @@ counts per fine square cell kept on write (events do: ``events.EventCell``). A h
 of square bins that are whole powers of two of those cells, with no weight and only
 filters the cells can answer (:func:`cell_queryset`: lookups on the columns the cells
 carry, the time window on whole periods), sums the cells instead of scanning the points
-— the same bins and the same counts, from a table a few per cent of the size. Any other
-request (hexagons, a weight, a circle, a category …) takes the scan.
+— the same bins and the same counts, from a table a few per cent of the size. A time
+window with an edge inside the cells' periods (to the minute) sums its whole periods and
+reads only the points of the part-periods at its edges (:func:`_window_cells_sql`).
+*Fallback* cells (``CellCounts.fallback``: keyed for filters the others do not keep, such as
+a category) are asked last, and only for bins. Any other request (hexagons, a weight, a
+filter no table keeps …) takes the scan.
 
 Clusters are the same bins (64 pixels by default) reported as the centroid,
 count and bbox of their points, and the id of a lone point: stable, one scan,
@@ -860,6 +864,9 @@ def _cell_clusters_sql(
     for cells, found in _levels(qs, point_field):
         if (shift := _cell_factor(grid, cells)) is not None:
             levels.append((cells, found, shift))
+    if not levels and (answering := _answering_cells(qs, grid, point_field)) is not None:
+        cells, shift, found = answering  # a fallback table alone (a category's clusters)
+        levels = [(cells, found, shift)]
     if not levels:
         return None
     if area is not None:
