@@ -47,6 +47,7 @@ from gis_core.selectors.locate import locate_points_raw
 from .. import flow
 from ..models import (
     CELL_M,
+    WIDE_CELL_M,
     Department,
     Event,
     EventCategory,
@@ -613,22 +614,25 @@ def _write_chunk(plan: _Plan, sel: np.ndarray, ids: np.ndarray) -> int:
 
 
 def _spatial_order(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows along a Hilbert curve through the heatmap cells (geopandas, 2^16 steps a side),
-    and each row's cell (``EventCell``: floor of web-mercator metres / ``CELL_M``).
+    """Rows along a Hilbert curve through the widest heatmap cells (geopandas, 2^16 steps a
+    side; ``EventDayCell``: four ``CELL_M`` cells a side), and each row's widest cell.
 
     Written in this order, the events of one neighbourhood share heap pages: a range
     count reads a few runs of pages per chunk instead of one page per event (rows in
-    report order put neighbours a whole table apart). The rows of a cell stay together
-    (ties broken by cell), so chunks cut between cells never add to the same cell rows
-    at once: chunks written side by side do not wait on each other's locks."""
+    report order put neighbours a whole table apart). The rows of a widest cell stay
+    together (the finer cells nest in it), so chunks cut between them never add to the
+    same cell rows at once: chunks written side by side do not wait on each other's locks
+    (a cell row upserted by one chunk's trigger stays locked until that chunk commits)."""
     import geopandas as gpd
 
     x = np.radians(lon) * EARTH_R
     y = np.log(np.tan(np.pi / 4 + np.radians(np.clip(lat, -MAX_LAT, MAX_LAT)) / 2)) * EARTH_R
-    i, j = np.floor(x / CELL_M).astype(np.int64), np.floor(y / CELL_M).astype(np.int64)
+    i, j = np.floor(x / WIDE_CELL_M).astype(np.int64), np.floor(y / WIDE_CELL_M).astype(np.int64)
     curve = gpd.GeoSeries(gpd.points_from_xy(i, j)).hilbert_distance(level=16).to_numpy()
     cell = (i << 32) + (j & 0xFFFFFFFF)
-    return np.lexsort((cell, curve)), cell
+    ci, cj = np.floor(x / CELL_M).astype(np.int64), np.floor(y / CELL_M).astype(np.int64)
+    within = (ci << 32) + (cj & 0xFFFFFFFF)  # the finer cells, together inside a widest one
+    return np.lexsort((within, cell, curve)), cell
 
 
 def _chunks(

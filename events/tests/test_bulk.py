@@ -268,3 +268,30 @@ def test_the_generator_writes_every_state_and_source_over_a_year(db, seed_catego
     assert not merged.exclude(duplicate_of__category=F("category")).exists()
     ticking = new.filter(state__in=flow.OPEN_STATES - {"suspended"})
     assert ticking.filter(due_at__gt=now).count() > ticking.filter(due_at__lte=now).count()  # mostly in time
+
+
+def test_chunks_written_side_by_side_share_no_cell_row():
+    """The chunks of a load are written on several connections at once, and a cell row one
+    chunk's trigger upserted stays locked until that chunk commits: no two chunks may hold
+    events of the same cell of any cell table (fine, coarse, wide), or they wait on each other."""
+    from types import SimpleNamespace
+
+    from events.models import CELL_M, FINE_CELL_M, WIDE_CELL_M
+    from events.services.bulk import _chunks, _spatial_order
+    from gis_core.mercator import EARTH_R
+
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(105.3, 105.6, 20_000), rng.uniform(28.8, 29.0, 20_000)
+    order, cell = _spatial_order(lon, lat)
+    plan = SimpleNamespace(n=len(lon), duplicate_of=np.full(len(lon), -1))
+    chunks, late = _chunks(plan, order, cell, 2_000)
+    assert len(chunks) >= 8 and not len(late)
+    assert sorted(np.concatenate(chunks).tolist()) == list(range(len(lon)))
+    x = np.radians(lon) * EARTH_R
+    y = np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)) * EARTH_R
+    for size in (FINE_CELL_M, CELL_M, WIDE_CELL_M):
+        keys = [
+            set(zip(np.floor(x[c] / size).tolist(), np.floor(y[c] / size).tolist(), strict=True))
+            for c in chunks
+        ]
+        assert sum(len(k) for k in keys) == len(set().union(*keys)), size
