@@ -16,6 +16,7 @@ class EventsConfig(AppConfig):
             Event,
             EventCell,
             EventCellTotal,
+            EventClassCell,
             EventDayCell,
             EventFineCell,
         )
@@ -44,8 +45,19 @@ class EventsConfig(AppConfig):
                 EventFineCell, size=FINE_CELL_M, fields=frozenset({"grid_code", "region_code", "state"})
             ),
         )
-        # the whole days of a window to the minute, per wide cell and community (0010)
+        # what the grid-keyed cells do not keep, per wide cell and community: the heatmap of a
+        # category, kind or source (0011), and the whole days of a window to the minute (0010)
         community = (("grid_code", "region_code", 12),)  # a unit grid's code begins with its community's
+        register_cell_counts(
+            Event,
+            CellCounts(
+                EventClassCell,
+                size=WIDE_CELL_M,
+                fields=frozenset({"region_code", "state", "category", "kind", "source"}),
+                prefixes=community,
+                fallback=True,
+            ),
+        )
         register_cell_counts(
             Event,
             CellCounts(

@@ -461,13 +461,13 @@ class EventFineCell(_Cells):
         verbose_name_plural = "事件细热力格"
 
 
-#: side of the cells by day: four coarse cells (32 px at zoom 12, the bins of a city view)
+#: side of the cells by class and by day: four coarse cells (32 px at zoom 12, the bins of a city view)
 WIDE_CELL_M = CELL_M * 4
 
 
 class _RegionCells(models.Model):
     """Event counts per wide cell (``WIDE_CELL_M``), community and state, kept by the cells'
-    trigger (migration 0010), for what the grid-keyed cells do not keep. No unit grid:
+    trigger (migrations 0010, 0011), for the filters the grid-keyed cells do not keep. No unit grid:
     a jurisdiction of regions is a prefix of the community code (a unit grid's code begins with
     its community's, CJ/T 213); a field worker's list of grids takes the other cells or the points."""
 
@@ -484,6 +484,25 @@ class _RegionCells(models.Model):
 
     class Scope:  # read by accounts.scoping
         region_field = "region_code"
+
+
+class EventClassCell(_RegionCells):
+    """Events counted per wide cell, community, state, minor class, kind and source — no month
+    (migration 0011):
+    the command center's heatmap of a category, a kind or a source (the class leads the key,
+    so one category's cells are one range of it)."""
+
+    pk = models.CompositePrimaryKey("category_id", "source", "state", "i", "j", "region_code", "kind")
+    category = models.ForeignKey(
+        EventCategory, verbose_name="小类", on_delete=models.DO_NOTHING, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    kind = models.CharField("类型", max_length=16, choices=EventKind.choices)
+    source = models.CharField("来源", max_length=16, choices=EventSource.choices)
+
+    class Meta:
+        verbose_name = "事件分类热力格"
+        verbose_name_plural = "事件分类热力格"
 
 
 class EventDayCell(_RegionCells):

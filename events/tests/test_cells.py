@@ -1,5 +1,5 @@
-"""Pre-aggregated event cells (events.EventCell, EventCellTotal and EventFineCell, kept by the
-one trigger of migration 0009) and
+"""Pre-aggregated event cells (events.EventCell, EventCellTotal, EventFineCell, EventDayCell and
+EventClassCell, kept by the one trigger of migrations 0009-0011) and
 the heatmap that sums them (gis_core.selectors.density, CellCounts): the same bins and the
 same totals as the scan of the events, after reports, bulk loads, state changes and
 deletes, under jurisdiction scoping; filters the cells cannot answer take the scan."""
@@ -21,8 +21,10 @@ from events.models import (
     FINE_CELL_M,
     WIDE_CELL_M,
     Event,
+    EventCategory,
     EventCell,
     EventCellTotal,
+    EventClassCell,
     EventDayCell,
     EventFineCell,
 )
@@ -97,9 +99,17 @@ def _cells_match_events() -> None:
     wide = f"""floor(6378137.0 * radians(ST_X(geom)) / {WIDE_CELL_M})::int,
         floor(6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(geom)) / 2)) / {WIDE_CELL_M})::int"""
     with connection.cursor() as cur:
+        cur.execute(f"""SELECT {wide}, region_code, state, category_id, kind, source, count(*)
+            FROM events_event GROUP BY 1, 2, 3, 4, 5, 6, 7""")
+        class_events = {tuple(r[:7]): r[7] for r in cur.fetchall()}
         cur.execute(f"""SELECT {wide}, region_code, state, date_trunc('day', reported_at, 'Asia/Shanghai'),
             count(*) FROM events_event GROUP BY 1, 2, 3, 4, 5""")
         day_events = {tuple(r[:5]): r[5] for r in cur.fetchall()}
+    classes = {
+        (c.i, c.j, c.region_code, c.state, c.category_id, c.kind, c.source): c.n
+        for c in EventClassCell.objects.all()
+    }
+    assert classes == class_events
     days = {(c.i, c.j, c.region_code, c.state, c.reported_at): c.n for c in EventDayCell.objects.all()}
     assert days == day_events
 
@@ -166,10 +176,10 @@ def test_filters_the_cells_do_not_keep_take_the_scan(spread, category):
     district = events_visible(Jurisdiction(region_code=A_CODE))
     square = BinGrid.for_zoom("square", 12)
     e = spread[0]
-    finer = BinGrid.for_zoom("square", 13)  # finer than the cells by day
+    finer = BinGrid.for_zoom("square", 13)  # finer than the cells by class and by day
     cases = [
-        (events_filter(district, category=category.code), square),
-        (events_filter(district, sources="field"), square),
+        (events_filter(district, category=category.code), finer),
+        (events_filter(district, sources="field"), finer),
         (RangeFilter(circle=Circle(e.geom.x, e.geom.y, 2000)).apply(district), square),
         (
             RangeFilter(since=local(2024, 5, 3), until=local(2024, 6, 1)).apply(
@@ -210,6 +220,62 @@ def mixed(spread, root, category) -> list[Event]:
         at = local(2024, 5, 1 + k % 28, k % 24, 7 * k % 60)
         made.append(_report(root, category, base.x + rng.normal(0, 2e-3), base.y + rng.normal(0, 2e-3), at))
     return made
+
+
+@pytest.fixture
+def classes(spread, root) -> list[Event]:
+    """Besides ``spread`` (one test class, by web), 30 reports of a seed event class and a seed
+    component class, by hotline and web, in May 2024."""
+    event_class = EventCategory.objects.filter(kind="event", parent__isnull=False).order_by("code").first()
+    component = EventCategory.objects.filter(kind="component", parent__isnull=False).order_by("code").first()
+    rng = np.random.default_rng(9)
+    made = []
+    for k in range(30):
+        base = spread[k % len(spread)].geom
+        data = ReportInput(
+            category=(event_class, component)[k % 2].code,
+            description="测试分类热力格",
+            point=(base.x + rng.normal(0, 2e-3), base.y + rng.normal(0, 2e-3)),
+            reported_at=local(2024, 5, 1 + k % 28, 10),
+            source=("hotline", "web")[k % 3 % 2],
+        )
+        made.append(event_report(principal=root, data=data, now=data.reported_at).event)
+    return made
+
+
+def test_a_category_kind_or_source_sums_the_cells_by_class(classes, category):
+    """A category (minor or major class), a kind or a source is summed from the cells by class
+    (wide cells, 32 px at zoom 12, keyed by community: a jurisdiction of regions scopes them by
+    its prefix) — the same bins and totals as the scan, at zoom 12 and coarser, with a state
+    too, and in a map view (its whole wide cells, the points of the wide cells on its edge)."""
+    _cells_match_events()
+    seeded = classes[1].category
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    city = events_visible(Jurisdiction(region_code="510500000000"))
+    for grid in (BinGrid.for_zoom("square", 12), BinGrid.for_zoom("square", 10)):
+        for qs in (district, city):
+            assert _same(events_filter(qs, category=category.code), grid, cells=True) == 40
+            assert _same(events_filter(qs, category=seeded.parent.code), grid, cells=True) >= 5
+            assert _same(events_filter(qs, kind="component"), grid, cells=True) >= 5
+            assert _same(events_filter(qs, sources="hotline"), grid, cells=True) >= 5
+            assert _same(events_filter(qs, category=category.code, states="reported"), grid, cells=True) == 40
+    e = classes[0]
+    shape = RangeFilter(bbox=(e.geom.x - 0.03, e.geom.y - 0.03, e.geom.x + 0.03, e.geom.y + 0.03)).split()[1]
+    grid = BinGrid.for_zoom("square", 12)
+    qs = events_filter(city, category=category.code)
+    with CaptureQueriesContext(connection) as captured:
+        served = heatmap(qs, grid, area=shape)
+    assert any("events_eventclasscell" in q["sql"] for q in captured.captured_queries)
+    saved = dict(density._CELLS)
+    density._CELLS.clear()
+    try:
+        scanned = heatmap(shape.narrow(qs, "geom"), grid)
+    finally:
+        density._CELLS.update(saved)
+    assert (
+        _bins(served) == _bins(scanned)
+        and served.count == scanned.count == shape.narrow(qs, "geom").count() > 0
+    )
 
 
 def test_a_window_to_the_minute_sums_its_whole_days_and_reads_its_part_days(mixed, category):
@@ -253,11 +319,12 @@ def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
     assert not EventFineCell.objects.filter(n__lte=0).exists()
     assert not EventCellTotal.objects.filter(n__lte=0).exists()
     _same(district, grid, cells=True)
-    assert EventDayCell.objects.exists()
+    assert EventDayCell.objects.exists() and EventClassCell.objects.exists()
     with connection.cursor() as cur:  # a truncate empties every cell table
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred key checks first
         cur.execute("TRUNCATE events_event CASCADE")
-    assert not any(m.objects.exists() for m in (EventCell, EventCellTotal, EventFineCell, EventDayCell))
+    tables = (EventCell, EventCellTotal, EventFineCell, EventDayCell, EventClassCell)
+    assert not any(m.objects.exists() for m in tables)
 
 
 _UPDATES = "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname LIKE %s"
@@ -276,6 +343,7 @@ def test_cell_counts_change_in_place(spread, root, category):
             "events_eventcelltotal": ["fillfactor=75"],
             "events_eventfinecell": ["fillfactor=75"],
             "events_eventdaycell": ["fillfactor=75"],
+            "events_eventclasscell": ["fillfactor=75"],
         }
         cur.execute(_UPDATES, ["events_event%cell%"])
         before = {name: (upd, hot) for name, upd, hot in cur.fetchall()}
@@ -368,6 +436,7 @@ def _both(fn, *, tables: bool = False):
         "events_eventcelltotal",
         "events_eventfinecell",
         "events_eventdaycell",
+        "events_eventclasscell",
     )
     found = {t for t in tables_ if f'"{t}"' in sql}
     used = found if tables else bool(found & {"events_eventcell", "events_eventcelltotal"})
@@ -605,7 +674,7 @@ def _same_clusters(served, scanned, cell_m: float) -> int:
     return sum(c.count == 1 for c in served)
 
 
-def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
+def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api, category):
     """Square clusters whose bins are powers of two of the cells: summed from the finest cells
     answering the filters (fine cells; the month cells under a time window), in a map view from
     its whole cells and its edge's points — the same clusters as the scan, lone ids included."""
@@ -629,6 +698,18 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api):
     served, scanned, used = _both(lambda: clusters(march, BinGrid.for_zoom("square", 13, 64)), tables=True)
     assert used == {"events_eventcell"}
     _same_clusters(served, scanned, CELL_M)
+    # a category: only the cells by class answer (wide cells, two a bin at zoom 12 — coarser bboxes),
+    # in a map view too (its whole wide cells, its edge's points)
+    of_class = events_filter(district, category=category.code)
+    grid = BinGrid.for_zoom("square", 12, 64)
+    served, scanned, used = _both(lambda: clusters(of_class, grid), tables=True)
+    assert used == {"events_eventclasscell"} and sum(c.count for c in served) == of_class.count() > 0
+    _same_clusters(served, scanned, WIDE_CELL_M)
+    lon, lat = dense.mean(axis=0)
+    rest, area = RangeFilter(bbox=(lon - 0.05, lat - 0.04, lon + 0.05, lat + 0.04)).split()
+    served, scanned, used = _both(lambda: clusters(rest.apply(of_class), grid, area=area), tables=True)
+    assert used == {"events_eventclasscell"}
+    _same_clusters(served, scanned, WIDE_CELL_M)
     # a field worker's grids: scoped in the cells as in the scan
     worker = events_visible(Jurisdiction(grid_codes=tuple(district.values_list("grid_code", flat=True)[:3])))
     served, scanned, used = _both(lambda: clusters(worker, BinGrid.for_zoom("square", 15, 64)), tables=True)
