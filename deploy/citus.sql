@@ -41,7 +41,6 @@ ALTER TABLE events_event ADD CONSTRAINT events_event_client_id_key UNIQUE (distr
 ALTER TABLE events_eventtransition ADD COLUMN district_code varchar(12);
 ALTER TABLE events_attachment      ADD COLUMN district_code varchar(12);
 ALTER TABLE events_notification    ADD COLUMN district_code varchar(12);
-ALTER TABLE events_eventcell       ADD COLUMN IF NOT EXISTS district_code varchar(12);
 UPDATE events_eventtransition c SET district_code = e.district_code FROM events_event e WHERE e.id = c.event_id;
 UPDATE events_attachment      c SET district_code = e.district_code FROM events_event e WHERE e.id = c.event_id;
 UPDATE events_notification    c SET district_code = e.district_code FROM events_event e WHERE e.id = c.event_id;
@@ -51,6 +50,26 @@ ALTER TABLE events_notification    ALTER COLUMN district_code SET NOT NULL;
 ALTER TABLE events_eventtransition DROP CONSTRAINT events_eventtransition_pkey, ADD PRIMARY KEY (district_code, id);
 ALTER TABLE events_attachment      DROP CONSTRAINT events_attachment_pkey,      ADD PRIMARY KEY (district_code, id);
 ALTER TABLE events_notification    DROP CONSTRAINT events_notification_pkey,    ADD PRIMARY KEY (district_code, id);
+
+-- the five tables of event counts (kept by the events' cells trigger, keyed by their cells): the
+-- district (the community code's first 6 digits) leads each key; the trigger function must fill it
+-- (events/migrations/0009's generator: add it to COLUMNS and to each table's key, a new migration)
+DO $$
+DECLARE t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['events_eventcell', 'events_eventcelltotal', 'events_eventfinecell',
+                           'events_eventdaycell', 'events_eventclasscell'] LOOP
+    EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS district_code varchar(12)', t);
+    EXECUTE format('UPDATE %I SET district_code = rpad(left(region_code, 6), 12, ''0'')', t);
+    EXECUTE format('ALTER TABLE %I ALTER COLUMN district_code SET NOT NULL', t);
+    EXECUTE format(
+      'ALTER TABLE %1$I DROP CONSTRAINT %1$s_pkey, ADD PRIMARY KEY (district_code, %2$s)', t,
+      (SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.n)
+         FROM pg_index i CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY k(attnum, n)
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+        WHERE i.indrelid = t::regclass AND i.indisprimary));
+  END LOOP;
+END $$;
 
 -- positions: a person's district (the staff member's region, 6 digits + zeros), stable per person,
 -- so one person's track stays on one shard (track playback and trip splitting stay local)
@@ -77,6 +96,10 @@ SELECT create_distributed_table('events_eventtransition', 'district_code', coloc
 SELECT create_distributed_table('events_attachment', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('events_notification', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('events_eventcell', 'district_code', colocate_with => 'events_event');
+SELECT create_distributed_table('events_eventcelltotal', 'district_code', colocate_with => 'events_event');
+SELECT create_distributed_table('events_eventfinecell', 'district_code', colocate_with => 'events_event');
+SELECT create_distributed_table('events_eventdaycell', 'district_code', colocate_with => 'events_event');
+SELECT create_distributed_table('events_eventclasscell', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('grids_position', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('grids_track_chunk', 'district_code', colocate_with => 'events_event');
 -- the tile change log is written by triggers of both: distribute it the same way

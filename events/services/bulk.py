@@ -53,6 +53,8 @@ from ..models import (
     EventCategory,
     EventCell,
     EventCellTotal,
+    EventClassCell,
+    EventDayCell,
     EventFineCell,
     EventSource,
     EventState,
@@ -67,6 +69,9 @@ from .reporting import CLOCK_SKEW
 __all__ = ["BulkEvents", "BulkResult", "events_bulk_create", "events_load_mode"]
 
 log = logging.getLogger(__name__)
+
+#: the tables of event counts the cells trigger keeps (migrations 0009-0011)
+CELL_TABLES = (EventCell, EventCellTotal, EventFineCell, EventDayCell, EventClassCell)
 
 NULL = np.iinfo(np.int64).min  # a missing moment in the int64 microsecond columns
 PG_EPOCH_US = 946_684_800 * US  # PostgreSQL counts timestamps from 2000-01-01 UTC
@@ -700,7 +705,7 @@ def events_load_mode() -> Iterator[None]:
     indexes and, at commit, one ``SELECT … FOR KEY SHARE`` per reference (BENCHMARKS.md,
     "Events"). Unique indexes (primary keys, client ids) stay: they keep the rules.
     Rebuilding a foreign key checks every row again (one join), so nothing unchecked
-    is left behind. The heatmap cells (``EventCell``, ``EventCellTotal``, ``EventFineCell``),
+    is left behind. The heatmap cells (:data:`CELL_TABLES`),
     updated once per chunk, are rewritten compactly at the end (``CLUSTER``). Takes an exclusive
     lock on the tables while dropping and rebuilding: a maintenance operation, not for a live
     system's busy hours.
@@ -727,7 +732,7 @@ def events_load_mode() -> Iterator[None]:
                 cursor.execute(ddl)
             # the load updated each heatmap cell once per chunk: rewrite them compactly, in cell
             # order (the heatmap reads the whole table, a tile a range of its key)
-            for cells in (EventCell, EventCellTotal, EventFineCell):  # keyed by their cells (0009)
+            for cells in CELL_TABLES:  # keyed by their cells (0009)
                 cursor.execute(f"CLUSTER {cells._meta.db_table} USING {cells._meta.db_table}_pkey")
 
 
