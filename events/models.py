@@ -378,18 +378,26 @@ class NotificationRead(models.Model):
         return f"{self.reader} 已读 #{self.notification_id}"
 
 
-class _Cells(models.Model):
-    """What the tables of event counts per web-mercator cell hold (kept by one trigger on write, keyed by
-    their cells: each concrete table declares its composite primary key)."""
+class _CellCounts(models.Model):
+    """What every table of event counts per web-mercator cell holds (kept by one trigger on write,
+    keyed by its cells: each concrete table declares its composite primary key)."""
 
     i = models.IntegerField()
     j = models.IntegerField()
-    grid_code = models.CharField("单元网格", max_length=15)
     region_code = models.CharField("社区", max_length=12)
     state = models.CharField("状态", max_length=16, choices=EventState.choices)
     n = models.IntegerField("事件数")
     sum_x = models.FloatField()
     sum_y = models.FloatField()
+
+    class Meta:
+        abstract = True
+
+
+class _Cells(_CellCounts):
+    """Counts per cell and unit grid (and community)."""
+
+    grid_code = models.CharField("单元网格", max_length=15)
 
     class Meta:
         abstract = True
@@ -465,19 +473,11 @@ class EventFineCell(_Cells):
 WIDE_CELL_M = CELL_M * 4
 
 
-class _RegionCells(models.Model):
+class _RegionCells(_CellCounts):
     """Event counts per wide cell (``WIDE_CELL_M``), community and state, kept by the cells'
     trigger (migrations 0010, 0011), for the filters the grid-keyed cells do not keep. No unit grid:
     a jurisdiction of regions is a prefix of the community code (a unit grid's code begins with
     its community's, CJ/T 213); a field worker's list of grids takes the other cells or the points."""
-
-    i = models.IntegerField()
-    j = models.IntegerField()
-    region_code = models.CharField("社区", max_length=12)
-    state = models.CharField("状态", max_length=16, choices=EventState.choices)
-    n = models.IntegerField("事件数")
-    sum_x = models.FloatField()
-    sum_y = models.FloatField()
 
     class Meta:
         abstract = True

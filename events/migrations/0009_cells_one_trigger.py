@@ -121,6 +121,22 @@ END $$;
 """
 
 
+def adding(
+    before: dict, before_columns: dict[str, str], new: dict, columns: dict[str, str]
+) -> tuple[str, str]:
+    """SQL letting the trigger keep the ``new`` tables too (created by the calling migration) and
+    filling them from the events on record, each rewritten in key order with room for in-place
+    updates; and the reverse (the trigger of ``before`` again)."""
+    fill = "".join(
+        f"""WITH r AS ({_points("events_event", 1, columns)}) {_upsert(t, spec)};
+        ALTER TABLE {t} SET (fillfactor = 75);
+        CLUSTER {t} USING {t}_pkey;
+        """
+        for t, spec in new.items()
+    )
+    return sync_function({**before, **new}, columns) + fill, sync_function(before, before_columns)
+
+
 FORWARD = f"""
 {"".join(f"DROP TRIGGER {prefix}_{op} ON events_event;" for prefix in OLD_TRIGGERS for op in OPS)}
 {"".join(f"DROP FUNCTION {function}();" for function in OLD_TRIGGERS.values())}

@@ -26,14 +26,7 @@ NEW = {  # in the order of each primary key
     ),
 }
 TABLES = {**_0009.TABLES, **NEW}
-FORWARD = _0009.sync_function(TABLES, COLUMNS) + "".join(
-    f"""WITH r AS ({_0009._points("events_event", 1, COLUMNS)}) {_0009._upsert(t, spec)};
-    ALTER TABLE {t} SET (fillfactor = 75);
-    CLUSTER {t} USING {t}_pkey;
-    """
-    for t, spec in NEW.items()
-)
-REVERSE = _0009.sync_function(_0009.TABLES, _0009.COLUMNS)
+FORWARD, REVERSE = _0009.adding(_0009.TABLES, _0009.COLUMNS, NEW, COLUMNS)
 
 
 class Migration(migrations.Migration):

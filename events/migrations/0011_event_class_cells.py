@@ -24,14 +24,7 @@ NEW = {  # in the order of the primary key
     ),
 }
 TABLES = {**_0010.TABLES, **NEW}
-FORWARD = _0009.sync_function(TABLES, COLUMNS) + "".join(
-    f"""WITH r AS ({_0009._points("events_event", 1, COLUMNS)}) {_0009._upsert(t, spec)};
-    ALTER TABLE {t} SET (fillfactor = 75);
-    CLUSTER {t} USING {t}_pkey;
-    """
-    for t, spec in NEW.items()
-)
-REVERSE = _0009.sync_function(_0010.TABLES, _0010.COLUMNS)
+FORWARD, REVERSE = _0009.adding(_0010.TABLES, _0010.COLUMNS, NEW, COLUMNS)
 
 
 class Migration(migrations.Migration):

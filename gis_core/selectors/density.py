@@ -497,6 +497,12 @@ def _window(qs: QuerySet, field: str) -> tuple[QuerySet, datetime | None, dateti
     return base, edges.get("gte"), edges.get("lt")
 
 
+def _between(qs: QuerySet, field: str, lo: datetime | None, hi: datetime | None) -> QuerySet:
+    """``qs`` with ``lo`` ≤ ``field`` < ``hi`` (None: no bound), as the range filter writes it."""
+    qs = qs if lo is None else qs.filter(**{f"{field}__gte": lo})
+    return qs if hi is None else qs.filter(**{f"{field}__lt": hi})
+
+
 def _window_cells_sql(
     qs: QuerySet, grid: BinGrid, point_field: str, max_bins: int
 ) -> tuple[str, tuple] | None:
@@ -517,34 +523,13 @@ def _window_cells_sql(
         if inner_since is not None and inner_until is not None and inner_since >= inner_until:
             continue  # no whole period inside: a finer one may have one
         field = cells.time_field
-        whole = base
-        if inner_since is not None:
-            whole = whole.filter(**{f"{field}__gte": inner_since})
-        if inner_until is not None:
-            whole = whole.filter(**{f"{field}__lt": inner_until})
-        parts = [_cells_sql(whole, grid, point_field, max_bins)]
-        if parts[0] is None:
+        whole = _cells_sql(_between(base, field, inner_since, inner_until), grid, point_field, max_bins)
+        if whole is None:
             continue
-        if since is not None and since < inner_since:
-            parts.append(
-                _points_sql(
-                    base.filter(**{f"{field}__gte": since, f"{field}__lt": inner_since}),
-                    grid,
-                    point_field,
-                    None,
-                    max_bins,
-                )
-            )
-        if until is not None and inner_until < until:
-            parts.append(
-                _points_sql(
-                    base.filter(**{f"{field}__gte": inner_until, f"{field}__lt": until}),
-                    grid,
-                    point_field,
-                    None,
-                    max_bins,
-                )
-            )
+        parts = [whole]
+        for lo, hi in ((since, inner_since), (inner_until, until)):  # the part-periods at the edges
+            if lo is not None and hi is not None and lo < hi:
+                parts.append(_points_sql(_between(base, field, lo, hi), grid, point_field, None, max_bins))
         parts = [p for p in parts if p is not None]
         sql = " UNION ALL ".join(f"({part})" for part, _ in parts)
         return (
