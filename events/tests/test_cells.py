@@ -96,6 +96,9 @@ def _cells_match_events() -> None:
     assert total == totals
     fine = {(c.i, c.j, c.grid_code, c.region_code, c.state): c.n for c in EventFineCell.objects.all()}
     assert fine == fine_events
+    with connection.cursor() as cur:  # what scoping the community-keyed cells by a grid prefix rests on
+        cur.execute("SELECT count(*) FROM events_event WHERE left(grid_code, 12) <> region_code")
+        assert cur.fetchone()[0] == 0
     wide = f"""floor(6378137.0 * radians(ST_X(geom)) / {WIDE_CELL_M})::int,
         floor(6378137.0 * ln(tan(pi() / 4 + radians(ST_Y(geom)) / 2)) / {WIDE_CELL_M})::int"""
     with connection.cursor() as cur:

@@ -411,15 +411,13 @@ def _points_sql(
 
 
 def _answering_cells(
-    qs: QuerySet, grid: BinGrid, point_field: str, *, fallback: bool = True
+    qs: QuerySet, grid: BinGrid, point_field: str
 ) -> tuple[CellCounts, int, QuerySet] | None:
     """The model's coarsest cells of which bins of ``grid`` are whole powers of two and that
     answer ``qs``, log2 of a bin's width in them, and the cells counting exactly the rows of
-    ``qs`` — or None when no cells can answer bins of ``grid`` for ``qs``. ``fallback``: the
-    fallback cells may answer too."""
+    ``qs`` — or None when no cells can answer bins of ``grid`` for ``qs``. The fallback cells
+    come last: they answer only what no other table does."""
     for cells in _CELLS.get(qs.model, []):
-        if cells.fallback and not fallback:
-            continue
         shift = _cell_factor(grid, cells) if point_field == cells.point_field else None
         if shift is not None and (found := cell_queryset(qs, cells)) is not None:
             return cells, shift, found
@@ -681,15 +679,14 @@ def _area_cells_sql(
 ) -> tuple[str, tuple] | None:
     """The heatmap of the points of ``qs`` inside ``area`` from the cells wholly inside it and
     the points along its edge (:func:`_area_rows_sql`), or None when the cells cannot answer."""
-    answering = _answering_cells(qs, grid, point_field, fallback=False)
-    if answering is not None:
-        top, shift, _ = answering
-        levels = [(c, f) for c, f in _levels(qs, point_field) if c.size <= top.size]
-    elif (answering := _answering_cells(qs, grid, point_field)) is not None:
-        top, shift, found = answering  # a fallback table alone: its whole cells, its edge cells' points
+    answering = _answering_cells(qs, grid, point_field)
+    if answering is None:
+        return None
+    top, shift, found = answering
+    if top.fallback:  # asked last: no other table answers; its whole cells, its edge cells' points
         levels = [(top, found)]
     else:
-        return None
+        levels = [(c, f) for c, f in _levels(qs, point_field) if c.size <= top.size]
     rows = _area_rows_sql(qs, levels, area, point_field, shift)
     if rows is None:
         return None
