@@ -15,6 +15,29 @@ SET citus.shard_count = 32;
 
 BEGIN;
 
+-- 0. the references of events and transitions are checked by statement triggers on a single node
+-- (events/migrations/0012): their functions read the referenced tables directly, which a
+-- distributed table's shards cannot do. Back to foreign keys here (step 5), at Citus's per-row cost.
+DROP FUNCTION events_event_refs_ins() CASCADE;
+DROP FUNCTION events_event_refs_upd() CASCADE;
+DROP FUNCTION events_eventtransition_refs_ins() CASCADE;
+DROP FUNCTION events_eventtransition_refs_upd() CASCADE;
+DROP FUNCTION events_eventcategory_held_del() CASCADE;
+DROP FUNCTION events_eventcategory_held_upd() CASCADE;
+DROP FUNCTION events_eventcategory_held_trunc() CASCADE;
+DROP FUNCTION events_department_held_del() CASCADE;
+DROP FUNCTION events_department_held_upd() CASCADE;
+DROP FUNCTION events_department_held_trunc() CASCADE;
+DROP FUNCTION auth_user_held_del() CASCADE;
+DROP FUNCTION auth_user_held_upd() CASCADE;
+DROP FUNCTION auth_user_held_trunc() CASCADE;
+DROP FUNCTION accounts_apikey_held_del() CASCADE;
+DROP FUNCTION accounts_apikey_held_upd() CASCADE;
+DROP FUNCTION accounts_apikey_held_trunc() CASCADE;
+DROP FUNCTION events_event_held_del() CASCADE;
+DROP FUNCTION events_event_held_upd() CASCADE;
+DROP FUNCTION events_event_held_trunc() CASCADE;
+
 -- 1. reference tables: small, read by every query, copied to every worker
 SELECT create_reference_table('gis_core_region');
 SELECT create_reference_table('gis_core_regionboundary');
@@ -32,7 +55,7 @@ SELECT create_reference_table('accounts_apikey');
 SELECT create_reference_table('accounts_membership');
 
 -- 2. the distribution column must be part of every primary key and unique constraint
-ALTER TABLE events_event DROP CONSTRAINT events_event_pkey CASCADE;          -- drops the 4 foreign keys
+ALTER TABLE events_event DROP CONSTRAINT events_event_pkey CASCADE;  -- drops the attachments' and notifications' keys
 ALTER TABLE events_event ADD PRIMARY KEY (district_code, id);
 ALTER TABLE events_event DROP CONSTRAINT IF EXISTS events_event_client_id_key;
 ALTER TABLE events_event ADD CONSTRAINT events_event_client_id_key UNIQUE (district_code, client_id);
@@ -109,6 +132,12 @@ SELECT create_distributed_table('tiles_tilechange', 'district_code', colocate_wi
 ALTER TABLE events_eventtransition ADD FOREIGN KEY (district_code, event_id) REFERENCES events_event (district_code, id) ON DELETE CASCADE;
 ALTER TABLE events_attachment      ADD FOREIGN KEY (district_code, event_id) REFERENCES events_event (district_code, id) ON DELETE CASCADE;
 ALTER TABLE events_notification    ADD FOREIGN KEY (district_code, event_id) REFERENCES events_event (district_code, id) ON DELETE CASCADE;
+-- references to reference tables: plain foreign keys (step 0 dropped their triggers)
+ALTER TABLE events_event           ADD FOREIGN KEY (category_id)   REFERENCES events_eventcategory (id) DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE events_event           ADD FOREIGN KEY (department_id) REFERENCES events_department (id) DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE events_event           ADD FOREIGN KEY (reporter_id)   REFERENCES auth_user (id) DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE events_event           ADD FOREIGN KEY (api_key_id)    REFERENCES accounts_apikey (id) DEFERRABLE INITIALLY DEFERRED;
+ALTER TABLE events_eventtransition ADD FOREIGN KEY (department_id) REFERENCES events_department (id) DEFERRABLE INITIALLY DEFERRED;
 -- duplicate_of across districts cannot be a foreign key any more: checked by the merge service
 COMMIT;
 

@@ -701,11 +701,11 @@ def events_load_mode() -> Iterator[None]:
     secondary indexes and the foreign keys of events and transitions are dropped for
     the load and rebuilt after it (even when it fails), each in one pass.
 
-    Keeping them costs more than the COPY itself: per row an entry in each of 15
-    indexes and, at commit, one ``SELECT … FOR KEY SHARE`` per reference (BENCHMARKS.md,
-    "Events"). Unique indexes (primary keys, client ids) stay: they keep the rules.
-    Rebuilding a foreign key checks every row again (one join), so nothing unchecked
-    is left behind. The heatmap cells (:data:`CELL_TABLES`),
+    Keeping them costs more than the COPY itself: per row an entry in each index
+    (BENCHMARKS.md, "Events"). Unique indexes (primary keys, client ids) stay: they keep
+    the rules. The references of events and transitions are checked per statement by
+    triggers (migration 0012), which stay; a foreign key of another table dropped here is
+    checked again, every row in one join, when it is rebuilt. The heatmap cells (:data:`CELL_TABLES`),
     updated once per chunk, are rewritten compactly at the end (``CLUSTER``). Takes an exclusive
     lock on the tables while dropping and rebuilding: a maintenance operation, not for a live
     system's busy hours.

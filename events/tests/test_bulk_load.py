@@ -1,13 +1,13 @@
 """Large loads with the bulk writer (events/services/bulk.py): rows written along a Hilbert
 curve in chunks that never share a heatmap cell, and the load mode that drops the
-secondary indexes and foreign keys of events and transitions for the load and rebuilds
-them after it, failed or not."""
+secondary indexes of events and transitions for the load and rebuilds them after it,
+failed or not (their references are checked per statement throughout: migration 0012)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 
 from events.models import Event, EventTransition
 from events.services.bulk import _chunks, _plan, _spatial_order, events_bulk_create, events_load_mode
@@ -15,7 +15,7 @@ from events.services.bulk import _chunks, _plan, _spatial_order, events_bulk_cre
 from .test_bulk import NOW, _rows, points  # noqa: F401  (points: the fixture)
 
 
-def _schema() -> tuple[list, list]:
+def _schema() -> tuple[list, list, list]:
     tables = [Event._meta.db_table, EventTransition._meta.db_table]
     with connection.cursor() as cur:
         # what an index is, not how PostgreSQL prints it: a partial index's predicate re-parsed from
@@ -34,7 +34,13 @@ def _schema() -> tuple[list, list]:
             "WHERE conrelid = ANY(%s::regclass[]) ORDER BY 1",
             [tables],
         )
-        return indexes, cur.fetchall()
+        constraints = cur.fetchall()
+        cur.execute(
+            "SELECT tgname, tgenabled FROM pg_trigger "
+            "WHERE tgrelid = ANY(%s::regclass[]) AND NOT tgisinternal ORDER BY 1",
+            [tables],
+        )
+        return indexes, constraints, cur.fetchall()
 
 
 def test_chunks_follow_the_curve_and_never_share_a_cell(seed_categories, points):  # noqa: F811
@@ -57,14 +63,26 @@ def test_chunks_follow_the_curve_and_never_share_a_cell(seed_categories, points)
     assert np.median(step) < np.median(at_random) / 5
 
 
-def test_load_mode_rebuilds_indexes_and_foreign_keys(seed_categories, points):  # noqa: F811
+def test_load_mode_rebuilds_indexes_and_keeps_checking_references(seed_categories, points):  # noqa: F811
     before = _schema()
     lon, lat = points
     with events_load_mode():
-        indexes, constraints = _schema()
-        assert len(indexes) < len(before[0]) and len(constraints) < len(before[1])
+        indexes, constraints, triggers = _schema()
+        assert len(indexes) < len(before[0]) and (constraints, triggers) == before[1:]
         assert all("UNIQUE" in ddl or "pkey" in name for name, ddl in indexes)
+        assert {"events_event_refs_ins", "events_eventtransition_refs_ins"} <= {name for name, _ in triggers}
         result = events_bulk_create(_rows(lon[:500], lat[:500], ["closed"] * 500), now=NOW)
+        missing = int(result.ids.max()) + 1000
+        with (
+            pytest.raises(IntegrityError, match="events_eventtransition_event_id_ref"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(
+                "INSERT INTO events_eventtransition (event_id, from_state, to_state, action, actor, note, at)"
+                " VALUES (%s, '', 'reported', 'report', 'test', '', now())",
+                [missing],
+            )
     assert _schema() == before
     assert EventTransition.objects.filter(event_id__in=result.ids.tolist()).count() == result.transitions
     with pytest.raises(RuntimeError), events_load_mode():
