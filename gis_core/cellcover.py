@@ -124,6 +124,7 @@ def cell_cover(
     size: float,
     *,
     within: tuple[np.ndarray, int] | None = None,
+    classify: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> CellCover | None:
     """The cells of ``size`` map metres that ``inner`` holds wholly and the other cells that
     ``outer`` meets (both WGS84; see the module docstring), or None when more than
@@ -131,7 +132,8 @@ def cell_cover(
 
     ``within`` (keys of coarser cells, log2 of how many of these cells they are wide): only
     the cells inside those (a finer level along a coarser level's edge); else every cell of
-    the bbox of ``outer``."""
+    the bbox of ``outer``. ``classify`` (the cells' west, south, east, north → inside, edge):
+    the shape's own test instead of the polygons' (a circle's: :class:`gis_core.ground.GroundDisc`)."""
     if within is None:
         x0, y0, x1, y1 = outer.bounds
         i0, j0 = _index(x0, y0, size)
@@ -154,7 +156,9 @@ def cell_cover(
     west, east = _lon(ii * size) - EPS, _lon((ii + 1) * size) + EPS
     south, north = _lat(jj * size) - EPS, _lat((jj + 1) * size) + EPS
     inner_box, outer_box = _rectangle(inner), _rectangle(outer)
-    if inner_box is not None and outer_box is not None:  # a map view: the same tests by comparison
+    if classify is not None:
+        inside, edge = classify(west, south, east, north)
+    elif inner_box is not None and outer_box is not None:  # a map view: the same tests by comparison
         x0, y0, x1, y1 = inner_box
         inside = (x0 < west) & (east < x1) & (y0 < south) & (north < y1)
         x0, y0, x1, y1 = outer_box
@@ -172,15 +176,17 @@ def cell_cover(
     run_i = np.array([c for c, _, _ in runs], dtype=np.int64)
     run_a = np.array([a for _, a, _ in runs], dtype=np.int64)
     run_b = np.array([b for _, _, b in runs], dtype=np.int64)
-    rects = [
-        (
-            float(_lon(np.float64(a * size))) - EPS,
-            float(_lat(np.float64(r0 * size))) - EPS,
-            float(_lon(np.float64((b + 1) * size))) + EPS,
-            float(_lat(np.float64((r1 + 1) * size))) + EPS,
+    merged = np.array(merge_runs(_runs(ii[edge], jj[edge])), dtype=np.float64).reshape(-1, 4)
+    r0, r1, a, b = merged.T
+    rects = list(
+        zip(
+            (_lon(a * size) - EPS).tolist(),
+            (_lat(r0 * size) - EPS).tolist(),
+            (_lon((b + 1) * size) + EPS).tolist(),
+            (_lat((r1 + 1) * size) + EPS).tolist(),
+            strict=True,
         )
-        for r0, r1, a, b in merge_runs(_runs(ii[edge], jj[edge]))
-    ]
+    )
     return CellCover(size, run_i, run_a, run_b, cell_key(ii[edge], jj[edge]), rects)
 
 
@@ -241,3 +247,5 @@ class Area:
     #: split the coarse edge cells into finer ones: worth it for a curved or slanted edge; a box's
     #: edge cells are rectangles already, found by a few strips whatever the cells' size
     refine: bool = True
+    #: the cells' test, when the shape has one of its own (see :func:`cell_cover`)
+    classify: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None

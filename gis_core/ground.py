@@ -8,6 +8,7 @@ Pure shapely/pyproj (no Django). Geodesic areas are in :mod:`gis_core.geometry`.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
@@ -15,12 +16,70 @@ import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-__all__ = ["GEOD", "corridor", "envelope", "ground_buffer", "utm_zone"]
+__all__ = ["GEOD", "GroundDisc", "corridor", "envelope", "ground_buffer", "near_distance", "utm_zone"]
 
 GEOD = pyproj.Geod(ellps="WGS84")
 #: smallest meridional radius of curvature of WGS84 (at the equator), metres: dividing a
 #: distance by it gives an angle never smaller than the true one, so the boxes stay supersets
 R_MIN = 6_335_439.0
+
+
+_A = 6_378_137.0  # WGS84
+_E2 = (1 / 298.257223563) * (2 - 1 / 298.257223563)
+
+
+def near_distance(lon0: float, lat0: float, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Metres on the WGS84 ellipsoid from (``lon0``, ``lat0``) to each (``lon``, ``lat``), by the
+    mid-latitude formula (the radii of curvature at the mean latitude): within 5e-5 of the
+    geodesic distance (relative) up to 50 km at latitudes up to 70° (checked against
+    GeographicLib in the tests), and cheap enough for every corner of thousands of cells."""
+    dl = np.radians((np.asarray(lon) - lon0 + 180.0) % 360.0 - 180.0)
+    p0, p = math.radians(lat0), np.radians(lat)
+    pm = (p0 + p) / 2
+    w = np.sqrt(1 - _E2 * np.sin(pm) ** 2)
+    return np.hypot(_A / w * np.cos(pm) * dl, _A * (1 - _E2) / w**3 * (p - p0))
+
+
+@dataclass(frozen=True)
+class GroundDisc:
+    """A circle on the ground (WGS84 centre, radius in metres) classifying lon/lat cells for
+    :func:`gis_core.cellcover.cell_cover` without drawing polygons: a cell is *inside* when its
+    four corners are nearer than the radius less a margin (the disc is convex in lon/lat at
+    these sizes, so the whole cell is), and it *meets* the disc when its point nearest the
+    centre (the centre clamped into it) is nearer than the radius plus a margin. The margin —
+    5e-4 of the radius and 5 cm — is over ten times :func:`near_distance`'s error, and much
+    narrower than the UTM polygons' (1 % inside, 2 % outside): fewer cells along the edge,
+    whose points the database tests one by one."""
+
+    lon: float
+    lat: float
+    radius_m: float
+
+    MARGIN = 5e-4
+    #: where :func:`near_distance` is checked: radius and latitude
+    MAX_RADIUS_M = 50_000.0
+    MAX_LAT = 70.0
+
+    @classmethod
+    def usable(cls, lon: float, lat: float, radius_m: float) -> GroundDisc | None:
+        return cls(lon, lat, radius_m) if radius_m <= cls.MAX_RADIUS_M and abs(lat) <= cls.MAX_LAT else None
+
+    def classify(
+        self, west: np.ndarray, south: np.ndarray, east: np.ndarray, north: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(inside, edge) of the cells with these sides (degrees, already grown by the caller's margin)."""
+        slack = self.radius_m * self.MARGIN + 0.05
+        far = np.maximum.reduce(
+            [
+                near_distance(self.lon, self.lat, x, y)
+                for x, y in ((west, south), (west, north), (east, south), (east, north))
+            ]
+        )
+        inside = far <= self.radius_m - slack
+        nearest = near_distance(
+            self.lon, self.lat, np.clip(self.lon, west, east), np.clip(self.lat, south, north)
+        )
+        return inside, (nearest <= self.radius_m + slack) & ~inside
 
 
 def utm_zone(lon: float, lat: float) -> int:

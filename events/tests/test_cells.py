@@ -751,3 +751,43 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api, catego
     ids = [c["id"] for c in body["clusters"] if "id" in c]
     inside = RangeFilter(bbox=tuple(float(v) for v in bbox.split(","))).apply(Event.objects.all())
     assert ids and inside.filter(pk__in=ids).count() == len(ids)
+
+
+def test_a_circle_counts_the_points_a_centimetre_either_side_of_its_edge(db, category, monkeypatch):
+    """The circle's cells are classified by their distances on the spheroid, 0.05 % of the
+    radius either side of it (gis_core.ground.GroundDisc): points 2 cm inside and 2 cm outside
+    the radius, all round, and on the lines between cells near it, are counted as the scan and
+    GeographicLib count them — from the cells, the fine ones included."""
+    import shapely
+    from pyproj import Geod
+
+    grids = [shapely.from_wkb(bytes(g.geom.wkb)) for g in UnitGrid.objects.filter(code__startswith="5105")]
+    radius = 700.0  # inside the test city's grids
+    centre = shapely.union_all(grids).buffer(-1.05 * radius / 100_000).point_on_surface()
+    lon0, lat0 = centre.x, centre.y
+    monkeypatch.setattr(density, "MIN_INSIDE_M2", 0)  # the cells for a circle this small too
+    geod = Geod(ellps="WGS84")
+    azimuths = np.repeat(np.linspace(0, 360, 300, endpoint=False), 2)
+    distances = np.tile([radius - 0.02, radius + 0.02], 300)
+    lon, lat, _ = geod.fwd(np.full(600, lon0), np.full(600, lat0), azimuths, distances)
+    x = np.floor(6378137.0 * np.radians(lon[::10]) / (CELL_M / 8))  # some moved onto fine cell lines
+    lon[::10] = np.degrees(x * (CELL_M / 8) / 6378137.0)
+    n = len(lon)
+    rows = BulkEvents(
+        lon=lon,
+        lat=lat,
+        category=np.full(n, category.code, dtype=object),
+        state=np.full(n, "reported", dtype=object),
+        reported_at=np.full(n, np.datetime64("2024-03-10T02:00:00", "us")),
+    )
+    assert events_bulk_create(rows, now=local(2024, 4, 2)).created == n
+    _, _, dist = geod.inv(np.full(n, lon0), np.full(n, lat0), lon, lat)
+    truth = int((dist <= radius).sum())
+    assert 250 < truth < 350
+    rf = RangeFilter(circle=Circle(float(lon0), float(lat0), radius))
+    everywhere = events_visible(Jurisdiction(nationwide=True))
+    with CaptureQueriesContext(connection) as captured:
+        served = rf.count(everywhere)
+    assert served == rf.apply(everywhere).count()
+    assert any('"events_eventfinecell"' in q["sql"] for q in captured.captured_queries)
+    assert rf.apply(everywhere.filter(category=category)).count() == truth

@@ -595,7 +595,7 @@ def _area_rows_sql(
             if k < 1 or cells.size * 2**k != covers[-1][0].size:
                 continue
             within = (covers[-1][2].edge_keys, k)
-        cover = cell_cover(area.inner, area.outer, cells.size, within=within)
+        cover = cell_cover(area.inner, area.outer, cells.size, within=within, classify=area.classify)
         if cover is None:
             break
         bins = shift + round(math.log2(levels[0][0].size / cells.size))

@@ -50,7 +50,7 @@ from ..cellcover import Area
 from ..codes import InvalidCode, pad_code, prefix_of
 from ..errors import InvalidInput
 from ..geometry import geodesic_area_m2
-from ..ground import GEOD, corridor, envelope, ground_buffer
+from ..ground import GEOD, GroundDisc, corridor, envelope, ground_buffer
 from ..models import Region
 from .density import area_count
 
@@ -421,7 +421,9 @@ class RangeFilter:
 
         ``rest.apply(qs)`` narrowed by ``area.narrow`` is exactly ``self.apply(qs)``. A
         circle's inner and outer polygons are its UTM buffers at 99 % and 102 % of the radius
-        (UTM scale is within 0.1 % near the point, round caps 0.12 % inside the circle)."""
+        (UTM scale is within 0.1 % near the point, round caps 0.12 % inside the circle); its
+        cells are classified by :class:`~gis_core.ground.GroundDisc` (within 0.05 % of the
+        radius) where that is checked (radius ≤ 50 km, latitude ≤ 70°)."""
         shapes = [name for name in ("bbox", "circle", "polygon", "line") if getattr(self, name) is not None]
         if len(shapes) != 1 or shapes[0] == "line":
             return None
@@ -436,16 +438,19 @@ class RangeFilter:
             c = self.circle
             centre = shapely.Point(c.lon, c.lat)
             inner, outer = ground_buffer(centre, c.radius_m * 0.99), ground_buffer(centre, c.radius_m * 1.02)
+            disc = GroundDisc.usable(c.lon, c.lat, c.radius_m)  # a tighter test of its own, where checked
+            classify = disc.classify if disc is not None else None
 
             def exact(qs: QuerySet, point_field: str) -> QuerySet:
                 return qs.filter(_GroundDWithin(point_field, centre, c.radius_m))
         else:
             inner = outer = shapely.box(*self.bbox) if self.bbox is not None else self.polygon
+            classify = None
 
             def exact(qs: QuerySet, point_field: str) -> QuerySet:
                 return qs.filter(_PlainIntersects(point_field, inner))
 
-        return rest, Area(inner, outer, narrow, exact, refine=self.bbox is None)
+        return rest, Area(inner, outer, narrow, exact, refine=self.bbox is None, classify=classify)
 
     def describe(self) -> dict[str, Any]:
         """What the filter holds, as JSON (WGS84; areas in km²): echoed to the caller."""

@@ -128,3 +128,59 @@ def test_a_rectangle_is_classified_as_shapely_classifies_it():
             assert fast.boxes == slow.boxes
             checked += fast.inside_cells + len(fast.edge_keys)
     assert checked > 10_000
+
+
+def test_the_near_distance_is_the_geodesic_within_its_stated_error():
+    from gis_core.ground import GEOD, GroundDisc, near_distance
+
+    rng = np.random.default_rng(5)
+    for lat0 in (0.0, 28.9, 45.0, GroundDisc.MAX_LAT):
+        for r in (50.0, 3_000.0, GroundDisc.MAX_RADIUS_M):
+            n = 5_000
+            lon, lat, _ = GEOD.fwd(
+                np.full(n, 105.4), np.full(n, lat0), rng.uniform(0, 360, n), r * rng.uniform(0.5, 1.2, n)
+            )
+            _, _, true = GEOD.inv(np.full(n, 105.4), np.full(n, lat0), lon, lat)
+            assert np.max(np.abs(near_distance(105.4, lat0, lon, lat) - true) / true) < 5e-5, (lat0, r)
+
+
+def test_a_ground_disc_classifies_cells_by_their_geodesic_distances():
+    """Inside cells lie within the radius on the spheroid (sampled densely, GeographicLib);
+    every cell with a sampled point within it is inside or on the edge; and the edge band is
+    narrower than the UTM polygons' (the point of the disc's own test)."""
+    from gis_core.ground import GEOD, GroundDisc
+
+    rng = np.random.default_rng(11)
+    cases = [(105.44, 28.87, 3_000.0, SIZE), (105.44, 28.87, 700.0, SIZE / 8),
+             (116.4, 39.9, 20_000.0, SIZE * 4), (12.5, 65.0, 1_500.0, SIZE / 8)]  # fmt: skip
+    for lon0, lat0, r, size in cases:
+        disc = GroundDisc.usable(lon0, lat0, r)
+        outer = ground_buffer(shapely.Point(lon0, lat0), r * 1.02)
+        cover = cell_cover(outer, outer, size, classify=disc.classify)
+        polygons = cell_cover(ground_buffer(shapely.Point(lon0, lat0), r * 0.99), outer, size)
+        assert cover.inside_cells and len(cover.edge_keys) < len(polygons.edge_keys)
+        edge = set(cover.edge_keys.tolist())
+        inside = _inside(cover)
+        rr = 6378137.0
+        (i0, j0), (i1, j1) = (
+            (
+                int(np.floor(rr * np.radians(x) / size)),
+                int(np.floor(rr * np.log(np.tan(np.pi / 4 + np.radians(y) / 2)) / size)),
+            )
+            for x, y in (outer.bounds[:2], outer.bounds[2:])
+        )
+        t = np.linspace(0, 1, 6)
+        for i in range(i0 - 1, i1 + 2):
+            for j in range(j0 - 1, j1 + 2):
+                lon_a, lon_b = np.degrees(i * size / rr), np.degrees((i + 1) * size / rr)
+                lat_a, lat_b = (
+                    np.degrees(2 * np.arctan(np.exp(v * size / rr)) - np.pi / 2) for v in (j, j + 1)
+                )
+                gx, gy = np.meshgrid(lon_a + t * (lon_b - lon_a), lat_a + t * (lat_b - lat_a))
+                px = np.concatenate([gx.ravel(), rng.uniform(lon_a, lon_b, 20)])
+                py = np.concatenate([gy.ravel(), rng.uniform(lat_a, lat_b, 20)])
+                _, _, d = GEOD.inv(np.full(len(px), lon0), np.full(len(px), lat0), px, py)
+                if (i, j) in inside:
+                    assert d.max() <= r, (lon0, i, j)
+                elif d.min() <= r:
+                    assert int(cell_key(i, j)) in edge, (lon0, i, j)
