@@ -83,17 +83,19 @@ _REPEATABLE = (
 
 
 def _insert_check(child: str, column: str, parent: str) -> str:
-    """The statement's distinct keys of ``column``: locked (other transactions' rows) or
-    found (this transaction's), and the first one neither, if any, raised."""
+    """The statement's distinct keys of ``column``, looked up once: those found written by this
+    transaction count as present, the others are locked (in key order) and count if still
+    there; the first key neither, if any, is raised."""
     return f"""
     -- {column} → {parent}
     WITH k AS MATERIALIZED (SELECT DISTINCT {column} AS v FROM new_rows WHERE {column} IS NOT NULL),
-    mine AS (SELECT p.id FROM {parent} p JOIN k ON p.id = k.v WHERE p.xmin = own),
+    found AS MATERIALIZED (SELECT p.id, p.xmin = own AS mine FROM {parent} p JOIN k ON p.id = k.v),
     theirs AS (
-        SELECT p.id FROM {parent} p JOIN k ON p.id = k.v WHERE NOT p.xmin = own
+        SELECT p.id FROM {parent} p WHERE p.id IN (SELECT id FROM found WHERE NOT mine)
         ORDER BY p.id FOR KEY SHARE OF p
     )
-    SELECT (SELECT count(*) FROM k) - (SELECT count(*) FROM mine) - (SELECT count(*) FROM theirs) INTO n;
+    SELECT (SELECT count(*) FROM k) - (SELECT count(*) FROM found WHERE mine) - (SELECT count(*) FROM theirs)
+    INTO n;
     IF n > 0 THEN
         SELECT DISTINCT r.{column} INTO missing FROM new_rows r
         WHERE r.{column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.id = r.{column}) LIMIT 1;
