@@ -553,6 +553,12 @@ def dense(db, category) -> np.ndarray:
     for k in range(0, 60, 3):
         i = np.floor(6378137.0 * np.radians(lon[k]) / CELL_M)
         lon[k] = np.degrees(i * CELL_M / 6378137.0)
+    _report_march(lon, lat, category)
+    return np.column_stack([lon, lat])
+
+
+def _report_march(lon: np.ndarray, lat: np.ndarray, category) -> None:
+    """Fresh reports of ``category`` at these points, all on 10 March 2024 (bulk-written)."""
     n = len(lon)
     rows = BulkEvents(
         lon=lon,
@@ -562,7 +568,6 @@ def dense(db, category) -> np.ndarray:
         reported_at=np.full(n, np.datetime64("2024-03-10T02:00:00", "us")),
     )
     assert events_bulk_create(rows, chunk_size=1_000, now=local(2024, 4, 2)).created == n
-    return np.column_stack([lon, lat])
 
 
 def _star(rng, lon: float, lat: float, radius_m: float):
@@ -773,14 +778,7 @@ def test_a_circle_counts_the_points_a_centimetre_either_side_of_its_edge(db, cat
     x = np.floor(6378137.0 * np.radians(lon[::10]) / (CELL_M / 8))  # some moved onto fine cell lines
     lon[::10] = np.degrees(x * (CELL_M / 8) / 6378137.0)
     n = len(lon)
-    rows = BulkEvents(
-        lon=lon,
-        lat=lat,
-        category=np.full(n, category.code, dtype=object),
-        state=np.full(n, "reported", dtype=object),
-        reported_at=np.full(n, np.datetime64("2024-03-10T02:00:00", "us")),
-    )
-    assert events_bulk_create(rows, now=local(2024, 4, 2)).created == n
+    _report_march(lon, lat, category)
     _, _, dist = geod.inv(np.full(n, lon0), np.full(n, lat0), lon, lat)
     truth = int((dist <= radius).sum())
     assert 250 < truth < 350
