@@ -322,11 +322,11 @@ def demo_events_bulk(
     """Add ``count`` generated events to the city ``city_code`` (added to those on record: nothing
     is deleted), ``batch`` rows per call of the writer, on ``workers`` connections; returns
     ``{"events", "transitions", "seconds", "events_per_s", "rebuild_seconds"}`` (seconds: in
-    the writer — checks, point location, deadlines, COPY — and rebuilding indexes and
-    foreign keys, not drawing the rows). ``progress(done, total)`` is called after each batch.
+    the writer — checks, point location, deadlines, COPY — and rebuilding indexes, not
+    drawing the rows). ``progress(done, total)`` is called after each batch.
 
     ``load_mode`` (default: ``count`` ≥ the events on record and ≥ ``LOAD_MODE_MIN``) writes under
-    :func:`events.services.bulk.events_load_mode`: indexes and foreign keys rebuilt once
+    :func:`events.services.bulk.events_load_mode`: secondary indexes rebuilt once
     at the end. Each batch is written along a Hilbert curve in ``workers`` chunks, so a
     neighbourhood's events lie in one run of pages per batch: larger batches, fewer runs.
 

@@ -698,14 +698,15 @@ _FOREIGN = """
 @contextlib.contextmanager
 def events_load_mode() -> Iterator[None]:
     """For a load as large as the tables already are (the demo city's millions): the
-    secondary indexes and the foreign keys of events and transitions are dropped for
-    the load and rebuilt after it (even when it fails), each in one pass.
+    secondary indexes of events and transitions are dropped for the load and rebuilt after
+    it (even when it fails), each in one pass.
 
     Keeping them costs more than the COPY itself: per row an entry in each index
     (BENCHMARKS.md, "Events"). Unique indexes (primary keys, client ids) stay: they keep
-    the rules. The references of events and transitions are checked per statement by
-    triggers (migration 0012), which stay; a foreign key of another table dropped here is
-    checked again, every row in one join, when it is rebuilt. The heatmap cells (:data:`CELL_TABLES`),
+    the rules. The references of events and transitions are statement triggers (migration
+    0012), which stay and check each chunk; a foreign key declared on the two tables (none
+    since 0012; a deployment may add one) is dropped too and validated again, every row in
+    one join, when it is rebuilt. The heatmap cells (:data:`CELL_TABLES`),
     updated once per chunk, are rewritten compactly at the end (``CLUSTER``). Takes an exclusive
     lock on the tables while dropping and rebuilding: a maintenance operation, not for a live
     system's busy hours.
@@ -719,7 +720,7 @@ def events_load_mode() -> Iterator[None]:
         rebuild = [ddl for _, ddl in indexes] + [
             f'ALTER TABLE {t} ADD CONSTRAINT "{n}" {d}' for t, n, d in keys
         ]
-        log.warning("load mode: indexes and foreign keys dropped; if the load dies: %s", "; ".join(rebuild))
+        log.warning("load mode: secondary indexes dropped; if the load dies: %s", "; ".join(rebuild))
         for table, name, _ in keys:
             cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
         for name, _ in indexes:
