@@ -189,6 +189,17 @@ def checks(references: list[tuple[str, str, str]]) -> tuple[str, str]:
 FORWARD, REVERSE = checks(REFERENCES)
 
 
+def _unchecked(model: str, name: str, **field) -> migrations.AlterField:
+    """The foreign key ``model.name`` without its database constraint (the triggers check it)."""
+    return migrations.AlterField(
+        model_name=model, name=name, field=models.ForeignKey(db_constraint=False, **field)
+    )
+
+
+_OPTIONAL = {"blank": True, "null": True, "db_index": False}
+PROTECT, SET_NULL = django.db.models.deletion.PROTECT, django.db.models.deletion.SET_NULL
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0011_event_class_cells"),
@@ -198,96 +209,19 @@ class Migration(migrations.Migration):
 
     operations = [
         # the foreign keys go (AlterField), then the triggers come; reversed: triggers, then keys
-        migrations.AlterField(
-            model_name="event",
-            name="category",
-            field=models.ForeignKey(
-                db_constraint=False,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="events.eventcategory",
-                verbose_name="小类",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="event",
-            name="department",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="events",
-                to="events.department",
-                verbose_name="处置部门",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="event",
-            name="reporter",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to=settings.AUTH_USER_MODEL,
-                verbose_name="上报人",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="event",
-            name="api_key",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="accounts.apikey",
-                verbose_name="上报系统",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="event",
-            name="duplicate_of",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="duplicates",
-                to="events.event",
-                verbose_name="合并至",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="eventtransition",
-            name="event",
-            field=models.ForeignKey(
-                db_constraint=False,
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="transitions",
-                to="events.event",
-            ),
-        ),
-        migrations.AlterField(
-            model_name="eventtransition",
-            name="department",
-            field=models.ForeignKey(
-                blank=True,
-                db_constraint=False,
-                db_index=False,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
-                to="events.department",
-                verbose_name="处置部门",
-            ),
-        ),
+        _unchecked("event", "category", on_delete=PROTECT, related_name="+", to="events.eventcategory",
+                   verbose_name="小类"),
+        _unchecked("event", "department", **_OPTIONAL, on_delete=PROTECT, related_name="events",
+                   to="events.department", verbose_name="处置部门"),
+        _unchecked("event", "reporter", **_OPTIONAL, on_delete=SET_NULL, related_name="+",
+                   to=settings.AUTH_USER_MODEL, verbose_name="上报人"),
+        _unchecked("event", "api_key", **_OPTIONAL, on_delete=SET_NULL, related_name="+",
+                   to="accounts.apikey", verbose_name="上报系统"),
+        _unchecked("event", "duplicate_of", **_OPTIONAL, on_delete=SET_NULL, related_name="duplicates",
+                   to="events.event", verbose_name="合并至"),
+        _unchecked("eventtransition", "event", on_delete=django.db.models.deletion.CASCADE,
+                   related_name="transitions", to="events.event"),
+        _unchecked("eventtransition", "department", **_OPTIONAL, on_delete=PROTECT, related_name="+",
+                   to="events.department", verbose_name="处置部门"),
         migrations.RunSQL(FORWARD, REVERSE),
-    ]
+    ]  # fmt: skip
