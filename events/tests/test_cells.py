@@ -766,6 +766,8 @@ def test_a_circle_counts_the_points_a_centimetre_either_side_of_its_edge(db, cat
     import shapely
     from pyproj import Geod
 
+    from gis_core.ground import GroundDisc
+
     grids = [shapely.from_wkb(bytes(g.geom.wkb)) for g in UnitGrid.objects.filter(code__startswith="5105")]
     radius = 700.0  # inside the test city's grids
     centre = shapely.union_all(grids).buffer(-1.05 * radius / 100_000).point_on_surface()
@@ -784,8 +786,14 @@ def test_a_circle_counts_the_points_a_centimetre_either_side_of_its_edge(db, cat
     assert 250 < truth < 350
     rf = RangeFilter(circle=Circle(float(lon0), float(lat0), radius))
     everywhere = events_visible(Jurisdiction(nationwide=True))
+    tests = []  # the cells' test each level was classified by: the disc's own, not the polygons
+    real_cover = density.cell_cover
+    monkeypatch.setattr(
+        density, "cell_cover", lambda *a, **kw: tests.append(kw.get("classify")) or real_cover(*a, **kw)
+    )
     with CaptureQueriesContext(connection) as captured:
         served = rf.count(everywhere)
+    assert len(tests) == 2 and all(isinstance(getattr(t, "__self__", None), GroundDisc) for t in tests)
     assert served == rf.apply(everywhere).count()
     assert any('"events_eventfinecell"' in q["sql"] for q in captured.captured_queries)
     assert rf.apply(everywhere.filter(category=category)).count() == truth
