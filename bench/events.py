@@ -422,7 +422,8 @@ def view_heatmaps() -> dict:
 def filtered_heatmaps() -> dict:
     """The command center's heatmap of the city view (zoom 12) under the page's filters, as the
     API reads them (``filter_events``, the time window of ``RangeFilter``): those the cells keep
-    (state) and those that read the points (a category, a source, a kind, a week's window)."""
+    (state, all months), the class cells (a category, a source, a kind), the day cells (a week's
+    window to the minute), and what none keeps together (a category in a week's window: the points)."""
     from events.api.filters import filter_events
     from events.models import EventCategory
 
@@ -443,6 +444,12 @@ def filtered_heatmaps() -> dict:
         "kind component": (filter_events(base, {"kind": "component"}), None),
         "last 7 days": (week.apply(base, time_field="reported_at"), None),
         f"view + category {category}": (filter_events(base, {"category": category}), area),
+        # what the cells do not keep together: read from the points (the category's index and the
+        # time index)
+        f"category {category} + last 7 days": (
+            week.apply(filter_events(base, {"category": category}), time_field="reported_at"),
+            None,
+        ),
     }
     out = {}
     for name, (qs, shape) in cases.items():
