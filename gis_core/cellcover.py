@@ -32,7 +32,10 @@ from shapely.geometry.base import BaseGeometry
 
 from .mercator import lonlat_to_mercator, mercator_to_lonlat
 
-__all__ = ["EPS", "MAX_CELLS", "Area", "CellCover", "cell_cover", "cell_key", "grouped_boxes", "merge_runs"]
+__all__ = [
+    "EPS", "MAX_CELLS", "Area", "CellCover", "Classifier", "cell_cover", "cell_key", "grouped_boxes",
+    "merge_runs", "shape_classifier",
+]  # fmt: skip
 
 EPS = 1e-7  # degrees (~1 cm): the rounding margin around a cell
 #: cells of a shape's bbox tested at most (~0.1 s of shapely); a bigger shape is left to the scan
@@ -118,13 +121,38 @@ def _rectangle(shape: BaseGeometry) -> tuple[float, float, float, float] | None:
     return (x0, y0, x1, y1) if on_sides.all() and len(corners) == 4 else None
 
 
+Classifier = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def shape_classifier(inner: BaseGeometry, outer: BaseGeometry) -> Classifier:
+    """The cells' test of two shapes (see the module docstring): the cells' west, south, east,
+    north (degrees, grown by ``EPS``) → (inside, edge). Two lon/lat rectangles (a map view) are
+    compared side by side; other shapes are asked of shapely, one box per cell."""
+    inner_box, outer_box = _rectangle(inner), _rectangle(outer)
+
+    def rectangles(west, south, east, north):
+        x0, y0, x1, y1 = inner_box
+        inside = (x0 < west) & (east < x1) & (y0 < south) & (north < y1)
+        x0, y0, x1, y1 = outer_box
+        return inside, (west <= x1) & (east >= x0) & (south <= y1) & (north >= y0) & ~inside
+
+    def polygons(west, south, east, north):
+        boxes = shapely.box(west, south, east, north)
+        shapely.prepare(inner)
+        shapely.prepare(outer)
+        inside = shapely.contains_properly(inner, boxes)
+        return inside, shapely.intersects(outer, boxes) & ~inside
+
+    return rectangles if inner_box is not None and outer_box is not None else polygons
+
+
 def cell_cover(
     inner: BaseGeometry,
     outer: BaseGeometry,
     size: float,
     *,
     within: tuple[np.ndarray, int] | None = None,
-    classify: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None,
+    classify: Classifier | None = None,
 ) -> CellCover | None:
     """The cells of ``size`` map metres that ``inner`` holds wholly and the other cells that
     ``outer`` meets (both WGS84; see the module docstring), or None when more than
@@ -132,8 +160,9 @@ def cell_cover(
 
     ``within`` (keys of coarser cells, log2 of how many of these cells they are wide): only
     the cells inside those (a finer level along a coarser level's edge); else every cell of
-    the bbox of ``outer``. ``classify`` (the cells' west, south, east, north → inside, edge):
-    the shape's own test instead of the polygons' (a circle's: :class:`gis_core.ground.GroundDisc`)."""
+    the bbox of ``outer``. ``classify``: the shape's own test of the cells instead of
+    :func:`shape_classifier`'s of ``inner`` and ``outer`` (a circle's:
+    :class:`gis_core.ground.GroundDisc`)."""
     if within is None:
         x0, y0, x1, y1 = outer.bounds
         i0, j0 = _index(x0, y0, size)
@@ -155,20 +184,7 @@ def cell_cover(
     ii, jj = ii[order], jj[order]
     west, east = _lon(ii * size) - EPS, _lon((ii + 1) * size) + EPS
     south, north = _lat(jj * size) - EPS, _lat((jj + 1) * size) + EPS
-    inner_box, outer_box = _rectangle(inner), _rectangle(outer)
-    if classify is not None:
-        inside, edge = classify(west, south, east, north)
-    elif inner_box is not None and outer_box is not None:  # a map view: the same tests by comparison
-        x0, y0, x1, y1 = inner_box
-        inside = (x0 < west) & (east < x1) & (y0 < south) & (north < y1)
-        x0, y0, x1, y1 = outer_box
-        edge = (west <= x1) & (east >= x0) & (south <= y1) & (north >= y0) & ~inside
-    else:
-        boxes = shapely.box(west, south, east, north)
-        shapely.prepare(inner)
-        shapely.prepare(outer)
-        inside = shapely.contains_properly(inner, boxes)
-        edge = shapely.intersects(outer, boxes) & ~inside
+    inside, edge = (classify or shape_classifier(inner, outer))(west, south, east, north)
     # the inside cells as runs down columns (i fixed, j from a to b): one range of the cells'
     # (i, j, …) key index each
     by_column = np.lexsort((jj[inside], ii[inside]))
@@ -248,4 +264,4 @@ class Area:
     #: edge cells are rectangles already, found by a few strips whatever the cells' size
     refine: bool = True
     #: the cells' test, when the shape has one of its own (see :func:`cell_cover`)
-    classify: Callable[..., tuple[np.ndarray, np.ndarray]] | None = None
+    classify: Classifier | None = None
