@@ -432,6 +432,9 @@ def filtered_heatmaps() -> dict:
         cur.execute("SELECT category_id FROM events_event TABLESAMPLE SYSTEM (1) REPEATABLE (3) GROUP BY 1 "
                     "ORDER BY count(*) DESC LIMIT 1")  # fmt: skip
         category = EventCategory.objects.get(pk=cur.fetchone()[0]).code
+        cur.execute("SELECT department_id FROM events_event TABLESAMPLE SYSTEM (1) REPEATABLE (3) "
+                    "WHERE department_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")  # fmt: skip
+        department = str(cur.fetchone()[0])
     now = timezone.now()
     week = RangeFilter(since=now - dt.timedelta(days=7), until=now)
     box, zoom = VIEWS["city_z12"]
@@ -450,6 +453,12 @@ def filtered_heatmaps() -> dict:
             week.apply(filter_events(base, {"category": category}), time_field="reported_at"),
             None,
         ),
+        "source hotline + last 7 days": (
+            week.apply(filter_events(base, {"source": "hotline"}), time_field="reported_at"),
+            None,
+        ),
+        "overdue": (filter_events(base, {"overdue": "true"}), None),
+        "department (dispatched to the busiest)": (filter_events(base, {"department": department}), None),
     }
     out = {}
     for name, (qs, shape) in cases.items():

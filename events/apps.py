@@ -17,6 +17,7 @@ class EventsConfig(AppConfig):
             EventCell,
             EventCellTotal,
             EventClassCell,
+            EventClassDayCell,
             EventDayCell,
             EventFineCell,
         )
@@ -64,6 +65,21 @@ class EventsConfig(AppConfig):
                 EventDayCell,
                 size=WIDE_CELL_M,
                 fields=frozenset({"region_code", "state", "reported_at"}),
+                time_field="reported_at",
+                time_unit="day",
+                tz="Asia/Shanghai",
+                prefixes=community,
+                fallback=True,
+            ),
+        )
+        # … and a category, kind or source under a time window, by day (0013): asked after the day
+        # cells, which answer a window alone from fewer rows
+        register_cell_counts(
+            Event,
+            CellCounts(
+                EventClassDayCell,
+                size=WIDE_CELL_M,
+                fields=frozenset({"region_code", "state", "category", "kind", "source", "reported_at"}),
                 time_field="reported_at",
                 time_unit="day",
                 tz="Asia/Shanghai",

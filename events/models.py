@@ -481,7 +481,7 @@ WIDE_CELL_M = CELL_M * 4
 
 class _RegionCells(_CellCounts):
     """Event counts per wide cell (``WIDE_CELL_M``), community and state, kept by the cells'
-    trigger (migrations 0010, 0011), for the filters the grid-keyed cells do not keep. No unit grid:
+    trigger (migrations 0010, 0011, 0013), for the filters the grid-keyed cells do not keep. No unit grid:
     a jurisdiction of regions is a prefix of the community code (a unit grid's code begins with
     its community's, CJ/T 213); a field worker's list of grids takes the other cells or the points."""
 
@@ -509,6 +509,28 @@ class EventClassCell(_RegionCells):
     class Meta:
         verbose_name = "事件分类热力格"
         verbose_name_plural = "事件分类热力格"
+
+
+class EventClassDayCell(_RegionCells):
+    """Events counted per wide cell, community, state, minor class, kind, source and day (Beijing
+    time) (migration 0013): what neither of the others keeps together — a category, a kind or a
+    source under a time window (the last 7 days of one category). The day leads the key: a window
+    is one range of it, whatever else is asked within it."""
+
+    pk = models.CompositePrimaryKey(
+        "reported_at", "category_id", "source", "state", "i", "j", "region_code", "kind"
+    )
+    reported_at = models.DateTimeField("上报日")
+    category = models.ForeignKey(
+        EventCategory, verbose_name="小类", on_delete=models.DO_NOTHING, related_name="+",
+        db_constraint=False, db_index=False,
+    )  # fmt: skip
+    kind = models.CharField("类型", max_length=16, choices=EventKind.choices)
+    source = models.CharField("来源", max_length=16, choices=EventSource.choices)
+
+    class Meta:
+        verbose_name = "事件分类逐日热力格"
+        verbose_name_plural = "事件分类逐日热力格"
 
 
 class EventDayCell(_RegionCells):

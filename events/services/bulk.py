@@ -54,6 +54,7 @@ from ..models import (
     EventCell,
     EventCellTotal,
     EventClassCell,
+    EventClassDayCell,
     EventDayCell,
     EventFineCell,
     EventSource,
@@ -70,8 +71,8 @@ __all__ = ["BulkEvents", "BulkResult", "events_bulk_create", "events_load_mode"]
 
 log = logging.getLogger(__name__)
 
-#: the tables of event counts the cells trigger keeps (migrations 0009-0011)
-CELL_TABLES = (EventCell, EventCellTotal, EventFineCell, EventDayCell, EventClassCell)
+#: the tables of event counts the cells trigger keeps (migrations 0009-0013)
+CELL_TABLES = (EventCell, EventCellTotal, EventFineCell, EventDayCell, EventClassCell, EventClassDayCell)
 
 NULL = np.iinfo(np.int64).min  # a missing moment in the int64 microsecond columns
 PG_EPOCH_US = 946_684_800 * US  # PostgreSQL counts timestamps from 2000-01-01 UTC

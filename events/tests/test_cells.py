@@ -1,5 +1,5 @@
-"""Pre-aggregated event cells (events.EventCell, EventCellTotal, EventFineCell, EventDayCell and
-EventClassCell, kept by the one trigger of migrations 0009-0011) and
+"""Pre-aggregated event cells (events.EventCell, EventCellTotal, EventFineCell, EventDayCell,
+EventClassCell and EventClassDayCell, kept by the one trigger of migrations 0009-0013) and
 the heatmap that sums them (gis_core.selectors.density, CellCounts): the same bins and the
 same totals as the scan of the events, after reports, bulk loads, state changes and
 deletes, under jurisdiction scoping; filters the cells cannot answer take the scan."""
@@ -25,6 +25,7 @@ from events.models import (
     EventCell,
     EventCellTotal,
     EventClassCell,
+    EventClassDayCell,
     EventDayCell,
     EventFineCell,
 )
@@ -108,6 +109,10 @@ def _cells_match_events() -> None:
         cur.execute(f"""SELECT {wide}, region_code, state, date_trunc('day', reported_at, 'Asia/Shanghai'),
             count(*) FROM events_event GROUP BY 1, 2, 3, 4, 5""")
         day_events = {tuple(r[:5]): r[5] for r in cur.fetchall()}
+        cur.execute(f"""SELECT {wide}, region_code, state, category_id, kind, source,
+            date_trunc('day', reported_at, 'Asia/Shanghai'), count(*) FROM events_event
+            GROUP BY 1, 2, 3, 4, 5, 6, 7, 8""")
+        class_day_events = {tuple(r[:8]): r[8] for r in cur.fetchall()}
     classes = {
         (c.i, c.j, c.region_code, c.state, c.category_id, c.kind, c.source): c.n
         for c in EventClassCell.objects.all()
@@ -115,6 +120,11 @@ def _cells_match_events() -> None:
     assert classes == class_events
     days = {(c.i, c.j, c.region_code, c.state, c.reported_at): c.n for c in EventDayCell.objects.all()}
     assert days == day_events
+    class_days = {
+        (c.i, c.j, c.region_code, c.state, c.category_id, c.kind, c.source, c.reported_at): c.n
+        for c in EventClassDayCell.objects.all()
+    }
+    assert class_days == class_day_events
 
 
 def _report(who, category, lon: float, lat: float, at: dt.datetime) -> Event:
@@ -201,8 +211,8 @@ def test_filters_the_cells_do_not_keep_take_the_scan(spread, category):
             RangeFilter(since=local(2024, 5, 3, 9)).apply(
                 events_filter(district, category=category.code), time_field="reported_at"
             ),
-            square,
-        ),  # a category and a window: no table keeps both
+            finer,
+        ),  # a category and a window: the cells by class and day are wide
         (district.filter(pk__in=[e.pk]), square),
         (district.filter(pk__in=Event.objects.filter(state="reported").values("pk")), square),
         (district, BinGrid.for_zoom("hex", 12)),
@@ -304,6 +314,47 @@ def test_a_window_to_the_minute_sums_its_whole_days_and_reads_its_part_days(mixe
     assert "events_eventdaycell" in sql and sql.count('FROM "events_event"') == 2
 
 
+def test_a_category_kind_or_source_under_a_window_sums_the_cells_by_class_and_day(classes, mixed, category):
+    """A category, a kind or a source under a time window to the minute: its whole days summed
+    from the cells by class and day (wide cells keyed by community, like the cells by class), its
+    two part-days from their points — the same bins and totals as the scan, at zoom 12 and
+    coarser, with a state and under jurisdiction scoping; a window alone still takes the day cells
+    (fewer rows), a category alone the cells by class."""
+    _cells_match_events()
+    seeded = classes[1].category
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    city = events_visible(Jurisdiction(region_code="510500000000"))
+    week = RangeFilter(since=local(2024, 5, 3, 9, 30), until=local(2024, 5, 20, 16, 45))
+    since = RangeFilter(since=local(2024, 5, 12, 17, 5))  # open-ended
+    for grid in (BinGrid.for_zoom("square", 12), BinGrid.for_zoom("square", 10)):
+        for qs in (district, city):
+            for window in (week, since):
+                for filtered, least in (
+                    (events_filter(qs, category=category.code), 10),
+                    (events_filter(qs, category=seeded.parent.code), 1),
+                    (events_filter(qs, kind="component"), 1),
+                    (events_filter(qs, sources="hotline"), 1),
+                    (events_filter(qs, category=category.code, states="reported"), 10),
+                ):
+                    assert _same(window.apply(filtered, time_field="reported_at"), grid, cells=True) >= least
+    grid = BinGrid.for_zoom("square", 12)
+    cases = {
+        "events_eventclassdaycell": events_filter(district, category=category.code),
+        "events_eventdaycell": district,
+    }
+    for table, qs in cases.items():  # the whole days from the cells, only the part-days from the points
+        with CaptureQueriesContext(connection) as captured:
+            heatmap(week.apply(qs, time_field="reported_at"), grid)
+        (sql,) = [q["sql"] for q in captured.captured_queries]
+        assert f'"{table}"' in sql and sql.count('FROM "events_event"') == 2
+        assert {"events_eventdaycell", "events_eventclassdaycell"} - {table} & set(
+            re.findall(r"events_\w+", sql)
+        ) == set()
+    with CaptureQueriesContext(connection) as captured:  # no window: the cells by class
+        heatmap(events_filter(district, category=category.code), grid)
+    assert '"events_eventclasscell"' in captured.captured_queries[-1]["sql"]
+
+
 def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
     district = events_visible(Jurisdiction(region_code=A_CODE))
     grid = BinGrid.for_zoom("square", 13)
@@ -322,12 +373,16 @@ def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
     assert not EventFineCell.objects.filter(n__lte=0).exists()
     assert not EventCellTotal.objects.filter(n__lte=0).exists()
     _same(district, grid, cells=True)
-    assert EventDayCell.objects.exists() and EventClassCell.objects.exists()
+    assert (
+        EventDayCell.objects.exists()
+        and EventClassCell.objects.exists()
+        and EventClassDayCell.objects.exists()
+    )
     with connection.cursor() as cur:  # a truncate empties every cell table
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred key checks first
         # the transitions named too: their reference is a trigger (0012), which CASCADE does not follow
         cur.execute("TRUNCATE events_event, events_eventtransition CASCADE")
-    tables = (EventCell, EventCellTotal, EventFineCell, EventDayCell, EventClassCell)
+    tables = (EventCell, EventCellTotal, EventFineCell, EventDayCell, EventClassCell, EventClassDayCell)
     assert not any(m.objects.exists() for m in tables)
 
 
@@ -348,6 +403,7 @@ def test_cell_counts_change_in_place(spread, root, category):
             "events_eventfinecell": ["fillfactor=75"],
             "events_eventdaycell": ["fillfactor=75"],
             "events_eventclasscell": ["fillfactor=75"],
+            "events_eventclassdaycell": ["fillfactor=75"],
         }
         cur.execute(_UPDATES, ["events_event%cell%"])
         before = {name: (upd, hot) for name, upd, hot in cur.fetchall()}
@@ -441,6 +497,7 @@ def _both(fn, *, tables: bool = False):
         "events_eventfinecell",
         "events_eventdaycell",
         "events_eventclasscell",
+        "events_eventclassdaycell",
     )
     found = {t for t in tables_ if f'"{t}"' in sql}
     used = found if tables else bool(found & {"events_eventcell", "events_eventcelltotal"})
