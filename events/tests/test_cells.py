@@ -355,6 +355,27 @@ def test_a_category_kind_or_source_under_a_window_sums_the_cells_by_class_and_da
     assert '"events_eventclasscell"' in captured.captured_queries[-1]["sql"]
 
 
+def test_a_departments_heatmap_reads_its_index_alone(spread, departments):
+    """A department's events (a filter no cell table keeps): the heatmap reads the points, and
+    the department index carries what that statement reads (the point, the unit grid the
+    jurisdiction scopes by) — an index-only scan, no heap page per event (0014)."""
+    district = events_visible(Jurisdiction(region_code=A_CODE))
+    ids = [e.pk for e in spread[:12]]
+    Event.objects.filter(pk__in=ids).update(department=departments["a"])
+    qs = events_filter(district, department=departments["a"].pk)
+    grid = BinGrid.for_zoom("square", 12)
+    assert _same(qs, grid, cells=False) >= 12
+    with CaptureQueriesContext(connection) as captured:
+        heatmap(qs, grid)
+    (sql,) = [q["sql"] for q in captured.captured_queries]
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")  # the test city is small: ask for the index
+        cur.execute("SET LOCAL enable_bitmapscan = off")
+        cur.execute("EXPLAIN " + sql)
+        plan = "\n".join(r[0] for r in cur.fetchall())
+    assert "Index Only Scan using event_department_idx" in plan, plan
+
+
 def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
     district = events_visible(Jurisdiction(region_code=A_CODE))
     grid = BinGrid.for_zoom("square", 13)
