@@ -81,7 +81,7 @@ DO $$
 DECLARE t text;
 BEGIN
   FOREACH t IN ARRAY ARRAY['events_eventcell', 'events_eventcelltotal', 'events_eventfinecell',
-                           'events_eventdaycell', 'events_eventclasscell'] LOOP
+                           'events_eventdaycell', 'events_eventclasscell', 'events_eventclassdaycell'] LOOP
     EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS district_code varchar(12)', t);
     EXECUTE format('UPDATE %I SET district_code = rpad(left(region_code, 6), 12, ''0'')', t);
     EXECUTE format('ALTER TABLE %I ALTER COLUMN district_code SET NOT NULL', t);
@@ -123,6 +123,7 @@ SELECT create_distributed_table('events_eventcelltotal', 'district_code', coloca
 SELECT create_distributed_table('events_eventfinecell', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('events_eventdaycell', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('events_eventclasscell', 'district_code', colocate_with => 'events_event');
+SELECT create_distributed_table('events_eventclassdaycell', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('grids_position', 'district_code', colocate_with => 'events_event');
 SELECT create_distributed_table('grids_track_chunk', 'district_code', colocate_with => 'events_event');
 -- the tile change log is written by triggers of both: distribute it the same way
