@@ -170,7 +170,7 @@ def insert_rate(n: int, passes: int = 3) -> dict:
         )
     with connection.cursor() as cur:
         # the passes deleted ~3.4 M transitions: cleaned up here, not by autovacuum beside the
-        # parts that follow (on two cores it took the range counts' p95 from ~180 to ~360 ms)
+        # parts that follow
         cur.execute("VACUUM (ANALYZE) events_eventtransition")
     return out
 
