@@ -496,13 +496,9 @@ class _RegionCells(_CellCounts):
         region_field = "region_code"
 
 
-class EventClassCell(_RegionCells):
-    """Events counted per wide cell, community, state, minor class, kind and source — no month
-    (migration 0011):
-    the command center's heatmap of a category, a kind or a source (the class leads the key,
-    so one category's cells are one range of it)."""
+class _ClassCells(_RegionCells):
+    """… and per minor class, kind and source (kind follows the class: it adds no rows)."""
 
-    pk = models.CompositePrimaryKey("category_id", "source", "state", "i", "j", "region_code", "kind")
     category = models.ForeignKey(
         EventCategory, verbose_name="小类", on_delete=models.DO_NOTHING, related_name="+",
         db_constraint=False, db_index=False,
@@ -511,11 +507,23 @@ class EventClassCell(_RegionCells):
     source = models.CharField("来源", max_length=16, choices=EventSource.choices)
 
     class Meta:
+        abstract = True
+
+
+class EventClassCell(_ClassCells):
+    """Events counted per wide cell, community, state, minor class, kind and source — no month
+    (migration 0011):
+    the command center's heatmap of a category, a kind or a source (the class leads the key,
+    so one category's cells are one range of it)."""
+
+    pk = models.CompositePrimaryKey("category_id", "source", "state", "i", "j", "region_code", "kind")
+
+    class Meta:
         verbose_name = "事件分类热力格"
         verbose_name_plural = "事件分类热力格"
 
 
-class EventClassDayCell(_RegionCells):
+class EventClassDayCell(_ClassCells):
     """Events counted per wide cell, community, state, minor class, kind, source and day (Beijing
     time) (migration 0013): what neither of the others keeps together — a category, a kind or a
     source under a time window (the last 7 days of one category). The day leads the key: a window
@@ -525,12 +533,6 @@ class EventClassDayCell(_RegionCells):
         "reported_at", "category_id", "source", "state", "i", "j", "region_code", "kind"
     )
     reported_at = models.DateTimeField("上报日")
-    category = models.ForeignKey(
-        EventCategory, verbose_name="小类", on_delete=models.DO_NOTHING, related_name="+",
-        db_constraint=False, db_index=False,
-    )  # fmt: skip
-    kind = models.CharField("类型", max_length=16, choices=EventKind.choices)
-    source = models.CharField("来源", max_length=16, choices=EventSource.choices)
 
     class Meta:
         verbose_name = "事件分类逐日热力格"
