@@ -30,7 +30,7 @@ from events.models import (
     EventFineCell,
 )
 from events.selectors.events import events_filter, events_visible
-from events.services.bulk import BulkEvents, events_bulk_create
+from events.services.bulk import CELL_TABLES, BulkEvents, events_bulk_create
 from events.services.lifecycle import event_transition
 from events.services.reporting import ReportInput, event_report
 from gis_core.selectors import density
@@ -403,8 +403,7 @@ def test_state_changes_and_deletes_move_the_counts(spread, root, departments):
         cur.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the deferred key checks first
         # the transitions named too: their reference is a trigger (0012), which CASCADE does not follow
         cur.execute("TRUNCATE events_event, events_eventtransition CASCADE")
-    tables = (EventCell, EventCellTotal, EventFineCell, EventDayCell, EventClassCell, EventClassDayCell)
-    assert not any(m.objects.exists() for m in tables)
+    assert not any(m.objects.exists() for m in CELL_TABLES)
 
 
 _UPDATES = "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables WHERE relname LIKE %s"
@@ -512,15 +511,7 @@ def _both(fn, *, tables: bool = False):
     with CaptureQueriesContext(connection) as captured:
         served = fn()
     sql = " ".join(q["sql"] for q in captured.captured_queries)
-    tables_ = (
-        "events_eventcell",
-        "events_eventcelltotal",
-        "events_eventfinecell",
-        "events_eventdaycell",
-        "events_eventclasscell",
-        "events_eventclassdaycell",
-    )
-    found = {t for t in tables_ if f'"{t}"' in sql}
+    found = {m._meta.db_table for m in CELL_TABLES if f'"{m._meta.db_table}"' in sql}
     used = found if tables else bool(found & {"events_eventcell", "events_eventcelltotal"})
     saved = dict(density._CELLS)
     density._CELLS.clear()
