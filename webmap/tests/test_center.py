@@ -152,10 +152,14 @@ def test_search_places_the_address_and_highlights_its_grid(page_as, screenshot):
     expect(page.locator("#search-grid")).to_have_attribute("data-code", ADDRESS_GRID, timeout=30_000)
     expect(page.locator("#search-result .addr")).to_contain_text("酒城大道48号")
     page.wait_for_function(f"civgrid.highlightedGrid === '{ADDRESS_GRID}'")
+    # the map moved onto the grid (fitBounds animates: wait for it to arrive, not merely to start)
+    lat, lon = JIANGYANG_SPOT
+    page.wait_for_function(
+        f"(() => {{ const c = civgrid.map.getCenter(); return Math.abs(c.lat - {lat}) < 0.003 "
+        f"&& Math.abs(c.lng - {lon}) < 0.003; }})()",
+        timeout=10_000,
+    )
     wait_idle(page)
-    # the map moved onto the grid
-    center = page.evaluate("(() => { const c = civgrid.map.getCenter(); return [c.lat, c.lng]; })()")
-    assert abs(center[0] - JIANGYANG_SPOT[0]) < 0.003 and abs(center[1] - JIANGYANG_SPOT[1]) < 0.003
     screenshot(page, "center-search")
     # typing an address and pressing the button works too; an unknown one says so
     page.fill("#search-input", ADDRESS)
