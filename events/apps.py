@@ -49,43 +49,17 @@ class EventsConfig(AppConfig):
         # what the grid-keyed cells do not keep, per wide cell and community: the heatmap of a
         # category, kind or source (0011), and the whole days of a window to the minute (0010)
         community = (("grid_code", "region_code", 12),)  # a unit grid's code begins with its community's
+        wide = {"size": WIDE_CELL_M, "prefixes": community, "fallback": True}
+        by_day = {"time_field": "reported_at", "time_unit": "day", "tz": "Asia/Shanghai"}
+        region, classes = frozenset({"region_code", "state"}), frozenset({"category", "kind", "source"})
+        register_cell_counts(Event, CellCounts(EventClassCell, fields=region | classes, **wide))
         register_cell_counts(
-            Event,
-            CellCounts(
-                EventClassCell,
-                size=WIDE_CELL_M,
-                fields=frozenset({"region_code", "state", "category", "kind", "source"}),
-                prefixes=community,
-                fallback=True,
-            ),
-        )
-        register_cell_counts(
-            Event,
-            CellCounts(
-                EventDayCell,
-                size=WIDE_CELL_M,
-                fields=frozenset({"region_code", "state", "reported_at"}),
-                time_field="reported_at",
-                time_unit="day",
-                tz="Asia/Shanghai",
-                prefixes=community,
-                fallback=True,
-            ),
+            Event, CellCounts(EventDayCell, fields=region | {"reported_at"}, **wide, **by_day)
         )
         # … and a category, kind or source under a time window, by day (0013): asked after the day
         # cells, which answer a window alone from fewer rows
         register_cell_counts(
-            Event,
-            CellCounts(
-                EventClassDayCell,
-                size=WIDE_CELL_M,
-                fields=frozenset({"region_code", "state", "category", "kind", "source", "reported_at"}),
-                time_field="reported_at",
-                time_unit="day",
-                tz="Asia/Shanghai",
-                prefixes=community,
-                fallback=True,
-            ),
+            Event, CellCounts(EventClassDayCell, fields=region | classes | {"reported_at"}, **wide, **by_day)
         )
 
         # writes through the API or the admin are recorded in the audit trail

@@ -783,6 +783,13 @@ def test_clusters_sum_the_cells_and_look_up_lone_points(dense, root, api, catego
     served, scanned, used = _both(lambda: clusters(of_class, grid), tables=True)
     assert used == {"events_eventclasscell"} and sum(c.count for c in served) == of_class.count() > 0
     _same_clusters(served, scanned, WIDE_CELL_M)
+    # a category under a window of whole days: only the cells by class and day answer
+    days = RangeFilter(since=local(2024, 3, 9), until=local(2024, 3, 12)).apply(
+        of_class, time_field="reported_at"
+    )
+    served, scanned, used = _both(lambda: clusters(days, grid), tables=True)
+    assert used == {"events_eventclassdaycell"} and sum(c.count for c in served) == days.count() > 0
+    _same_clusters(served, scanned, WIDE_CELL_M)
     lon, lat = dense.mean(axis=0)
     rest, area = RangeFilter(bbox=(lon - 0.05, lat - 0.04, lon + 0.05, lat + 0.04)).split()
     served, scanned, used = _both(lambda: clusters(rest.apply(of_class), grid, area=area), tables=True)
